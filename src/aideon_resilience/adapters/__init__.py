@@ -1,0 +1,1 @@
+"""Adapters: Kubernetes, Locust, Chaos Toolkit, the local embedded cluster and data plane."""

@@ -1,0 +1,55 @@
+"""Entry point of the `aideon-resilience` command.
+
+Each subcommand lives in its own module with a `register(app)` function; errors from the
+harness become one line on stderr and the exit code their class carries.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from aideon_resilience.cli import cluster
+from aideon_resilience.errors import AideonError
+
+app = typer.Typer(
+    name="aideon-resilience",
+    help="Load and resilience harness for the Aideon AI Lite platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (cluster,):
+    _module.register(app)
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and exits with) the process exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except AideonError as exc:
+        _err.print(f"aideon-resilience: {exc}", markup=False)
+        code = exc.exit_code
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        _err.print("aideon-resilience: interrupted", markup=False)
+        code = 130
+    except Exception as exc:  # click usage errors arrive as ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            _err.print(f"aideon-resilience: {exc.format_message()}", markup=False)
+            code = 2
+        else:
+            raise
+    else:
+        code = 0
+    if argv is None:
+        sys.exit(code)
+    return code
