@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from aideon_resilience.cli import cluster
+from aideon_resilience.cli import cluster, lint, plan, report, rollback, standin
 from aideon_resilience.errors import AideonError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (cluster,):
+for _module in (cluster, lint, report, rollback, plan, standin):
     _module.register(app)
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -31,7 +31,7 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the process exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except AideonError as exc:
         _err.print(f"aideon-resilience: {exc}", markup=False)
         code = exc.exit_code
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             code = 2
         else:
             raise
-    else:
-        code = 0
+    else:  # with standalone_mode=False click returns the code of typer.Exit instead of raising
+        code = result if isinstance(result, int) else 0
     if argv is None:
         sys.exit(code)
     return code

@@ -1,0 +1,186 @@
+"""Nodes of the local cluster: creation over zones, node loss (NotReady, unreachable) and recovery.
+
+KWOK simulates a node's kubelet for every Node annotated `kwok.x-k8s.io/node: fake`. Taking the
+annotation away stops the heartbeats of that node, exactly what a lost kubelet looks like to
+the control plane: its lease expires, the node-lifecycle controller marks it Unknown and
+taints it, and taint-based eviction moves the pods away. Putting the annotation back restores it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, Literal
+
+from kubernetes import client
+
+from aideon_resilience.errors import ClusterError, UsageError
+
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_MANAGED = "fake"
+LOSS_ANNOTATION = "aideon.io/node-loss"
+MANAGED_LABEL = "aideon.io/local-cluster"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+NODE_CPU = "8"
+NODE_MEMORY = "32Gi"
+NODE_PODS = "110"
+
+LossMode = Literal["notready", "unreachable"]
+
+
+def zone_names(zones: int) -> list[str]:
+    if not 1 <= zones <= 26:
+        raise UsageError(f"--zones must be between 1 and 26, got {zones}")
+    return [f"zone-{chr(ord('a') + i)}" for i in range(zones)]
+
+
+def node_layout(nodes: int, zones: int) -> list[tuple[str, str]]:
+    """(node name, zone) for N nodes spread round-robin over Z zones."""
+    if nodes < 1:
+        raise UsageError(f"--nodes must be at least 1, got {nodes}")
+    names = zone_names(zones)
+    counters: dict[str, int] = defaultdict(int)
+    layout: list[tuple[str, str]] = []
+    for i in range(nodes):
+        zone = names[i % len(names)]
+        counters[zone] += 1
+        layout.append((f"node-{zone.removeprefix('zone-')}{counters[zone]}", zone))
+    return layout
+
+
+def node_manifest(name: str, zone: str, index: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                KWOK_ANNOTATION: KWOK_MANAGED,
+                "node.alpha.kubernetes.io/ttl": "0",
+                "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+            },
+            "labels": {
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/os": "linux",
+                HOSTNAME_LABEL: name,
+                ZONE_LABEL: zone,
+                "topology.kubernetes.io/region": "local",
+                "node-role.kubernetes.io/worker": "",
+                "type": "kwok",
+                MANAGED_LABEL: "true",
+            },
+        },
+        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "status": {
+            "allocatable": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
+            "capacity": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "bootID": "",
+                "containerRuntimeVersion": "kwok",
+                "kernelVersion": "kwok",
+                "kubeProxyVersion": "",
+                "kubeletVersion": "kwok",
+                "machineID": name,
+                "osImage": "kwok",
+                "systemUUID": name,
+            },
+            # KWOK serves every node's kubelet API on loopback; metrics-server scrapes it here.
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": name}],
+        },
+    }
+
+
+def reconcile_nodes(api: client.CoreV1Api, nodes: int, zones: int) -> list[str]:
+    """Create the missing nodes of the layout and remove local nodes beyond it; returns names."""
+    layout = node_layout(nodes, zones)
+    wanted = {name for name, _ in layout}
+    existing = {n.metadata.name for n in api.list_node(label_selector=f"{MANAGED_LABEL}=true").items}
+    for index, (name, zone) in enumerate(layout):
+        if name not in existing:
+            api.create_node(node_manifest(name, zone, index))
+    for name in sorted(existing - wanted):
+        api.delete_node(name)
+    return [name for name, _ in layout]
+
+
+def nodes_by_zone(api: client.CoreV1Api) -> dict[str, list[str]]:
+    """Zone name -> sorted node names (nodes without a zone label go under "")."""
+    zones: dict[str, list[str]] = defaultdict(list)
+    for node in api.list_node().items:
+        zones[(node.metadata.labels or {}).get(ZONE_LABEL, "")].append(node.metadata.name)
+    return {zone: sorted(names) for zone, names in sorted(zones.items())}
+
+
+def node_ready(api: client.CoreV1Api, name: str) -> str:
+    """Status of the node's Ready condition: "True", "False" or "Unknown"."""
+    node = api.read_node(name)
+    for cond in node.status.conditions or []:
+        if cond.type == "Ready":
+            return str(cond.status)
+    return "Unknown"
+
+
+def _set_kwok(api: client.CoreV1Api, name: str, managed: bool, mode: str | None) -> None:
+    api.patch_node(
+        name,
+        {
+            "metadata": {
+                "annotations": {
+                    KWOK_ANNOTATION: KWOK_MANAGED if managed else "lost",
+                    LOSS_ANNOTATION: mode,
+                }
+            }
+        },
+    )
+
+
+def make_node_unreachable(api: client.CoreV1Api, name: str) -> dict[str, Any]:
+    """Stop the node's heartbeats: after the grace period it turns Unknown and gets tainted."""
+    _set_kwok(api, name, managed=False, mode="unreachable")
+    return {"node": name, "mode": "unreachable", "at": time.time()}
+
+
+def make_node_unready(api: client.CoreV1Api, name: str) -> dict[str, Any]:
+    """Stop the heartbeats and report Ready=False at once, as a kubelet with a broken runtime does."""
+    _set_kwok(api, name, managed=False, mode="notready")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    node = api.read_node(name)
+    conditions = []
+    for cond in node.status.conditions or []:
+        c = api.api_client.sanitize_for_serialization(cond)
+        if c.get("type") == "Ready":
+            c.update(status="False", reason="KubeletNotReady", message="container runtime is down (chaos)",
+                     lastTransitionTime=now, lastHeartbeatTime=now)
+        conditions.append(c)
+    if not any(c.get("type") == "Ready" for c in conditions):
+        conditions.append({"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                           "message": "container runtime is down (chaos)",
+                           "lastTransitionTime": now, "lastHeartbeatTime": now})
+    api.patch_node_status(name, {"status": {"conditions": conditions}})
+    return {"node": name, "mode": "notready", "at": time.time()}
+
+
+def restore_node(api: client.CoreV1Api, name: str) -> dict[str, Any]:
+    """Hand the node back to KWOK: heartbeats resume and it turns Ready again."""
+    _set_kwok(api, name, managed=True, mode=None)
+    return {"node": name, "mode": "restored", "at": time.time()}
+
+
+def wait_node_ready(api: client.CoreV1Api, name: str, want: str, timeout: float) -> float:
+    """Wait until the node's Ready condition is `want`; returns seconds waited."""
+    start = time.monotonic()
+    while True:
+        try:
+            status = node_ready(api, name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            status = "Missing"
+        if status == want:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise ClusterError(f"node {name} did not become Ready={want} within {timeout:.0f}s (it is {status})")
+        time.sleep(1)

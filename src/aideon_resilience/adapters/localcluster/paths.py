@@ -1,0 +1,63 @@
+"""Where the local cluster keeps its binaries and state: a cache outside the repository."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CLUSTER_NAME = "aideon"
+CONTEXT = f"kwok-{CLUSTER_NAME}"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """`$AIDEON_CACHE_DIR`, default `~/.cache/aideon-resilience`."""
+    default = Path.home() / ".cache" / "aideon-resilience"
+    return Path(os.environ.get("AIDEON_CACHE_DIR", str(default))).expanduser()
+
+
+@dataclass(frozen=True)
+class ClusterPaths:
+    """Files of one local cluster under the cache."""
+
+    name: str = CLUSTER_NAME
+    root: Path | None = None
+
+    @property
+    def cache(self) -> Path:
+        return self.root if self.root is not None else cache_dir()
+
+    @property
+    def bin(self) -> Path:
+        return self.cache / "bin"
+
+    @property
+    def kwok_workdir(self) -> Path:
+        return self.cache / "kwok"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.kwok_workdir / "clusters" / self.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.cluster_dir / "kubeconfig.yaml"
+
+    @property
+    def pids(self) -> Path:
+        return self.cluster_dir / "pids"
+
+    @property
+    def config_file(self) -> Path:
+        """The configuration we hand to kwokctl (written before create)."""
+        return self.cache / f"{self.name}-kwokctl.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        """Our own record of the cluster's shape (nodes, zones) and extra settings."""
+        return self.cache / f"{self.name}-state.json"
+
+    @property
+    def context(self) -> str:
+        return f"kwok-{self.name}"

@@ -1,0 +1,15 @@
+"""Locust integration: the windowed statistics listener and client thresholds.
+
+Importing this package does not register anything; a locustfile calls
+`aideon_resilience.adapters.locust.install()` (or imports the modules' `install` functions).
+"""
+
+from __future__ import annotations
+
+
+def install() -> None:
+    """Register the windows listener and the thresholds with Locust's events."""
+    from aideon_resilience.adapters.locust import thresholds, windows
+
+    windows.install()
+    thresholds.install()

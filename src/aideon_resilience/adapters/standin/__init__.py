@@ -1,0 +1,1 @@
+"""Stand-in process of a platform service (see `server.py`)."""

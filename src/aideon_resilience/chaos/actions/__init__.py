@@ -1,0 +1,32 @@
+"""Chaos Toolkit actions of the Aideon extension (one module per resource)."""
+
+from __future__ import annotations
+
+from aideon_resilience.chaos.actions.backend import fail_backend, recover_backend
+from aideon_resilience.chaos.actions.load import start_load, start_surge, stop_load
+from aideon_resilience.chaos.actions.nodes import (
+    DrainTimedOut,
+    drain_nodes,
+    lose_nodes,
+    recover_nodes,
+    recover_zone,
+    uncordon_nodes,
+    zone_outage,
+)
+from aideon_resilience.chaos.actions.pods import kill_pods
+
+__all__ = [
+    "DrainTimedOut",
+    "drain_nodes",
+    "fail_backend",
+    "kill_pods",
+    "lose_nodes",
+    "recover_backend",
+    "recover_nodes",
+    "recover_zone",
+    "start_load",
+    "start_surge",
+    "stop_load",
+    "uncordon_nodes",
+    "zone_outage",
+]

@@ -1,0 +1,144 @@
+"""Bounded Locust runs against a loopback gateway: base load for an experiment and surges.
+
+Each run is a headless ``locust`` subprocess with a user count and a run time capped by
+``AIDEON_CHAOS_MAX_USERS`` (default 500) and ``AIDEON_CHAOS_MAX_LOAD_SECONDS`` (default 900).
+The undo step (stop the process) is recorded before the process starts; its pid is written
+to a pid file next to the undo log right after the start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from chaoslib.exceptions import ActivityFailed
+
+from aideon_resilience.chaos import guard, undo
+
+__all__ = ["start_load", "start_surge", "stop_load"]
+
+DEFAULT_LOCUSTFILE = "loadtests/gateway.py"
+
+
+def _int_env(var: str, default: int) -> int:
+    raw = os.environ.get(var, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise ActivityFailed(f"environment: {var}: not an integer: {raw!r}") from None
+
+
+def _bounded(value: Any, what: str, limit: int) -> int:
+    try:
+        n = int(float(value))
+    except (TypeError, ValueError):
+        raise ActivityFailed(f"{what}: not a number: {value!r}") from None
+    if n < 1:
+        raise ActivityFailed(f"{what} must be at least 1, got {value!r}")
+    if n > limit:
+        raise ActivityFailed(f"{what} {n} is above the limit {limit}")
+    return n
+
+
+@undo.register("stop_process")
+def _undo_stop(params: dict[str, Any], data: dict[str, Any]) -> None:
+    pidfile = Path(str(params["pidfile"]))
+    if not pidfile.is_file():
+        return  # the process never started
+    info = json.loads(pidfile.read_text(encoding="utf-8"))
+    _stop(int(info["pid"]), float(info["create_time"]))
+
+
+def _stop(pid: int, create_time: float, grace: float = 10.0) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > 1.0:
+            return False  # the pid was reused: not ours
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+    except psutil.NoSuchProcess:
+        return False
+    return True
+
+
+def start_load(
+    gateway_url: str,
+    users: int = 50,
+    spawn_rate: float = 10,
+    duration: int = 120,
+    locustfile: str | None = None,
+    windows_file: str | None = None,
+    purpose: str = "load",
+) -> dict[str, Any]:
+    """Start a bounded headless Locust run against `gateway_url` (loopback only)."""
+    guard.require_target("start_load", gateway_url=gateway_url)
+    guard.require_loopback(gateway_url, "gateway URL")
+    n_users = _bounded(users, "users", _int_env("AIDEON_CHAOS_MAX_USERS", 500))
+    seconds = _bounded(duration, "duration", _int_env("AIDEON_CHAOS_MAX_LOAD_SECONDS", 900))
+    rate = float(spawn_rate)
+    lf = locustfile or os.environ.get("AIDEON_LOCUSTFILE") or DEFAULT_LOCUSTFILE
+    if not Path(lf).is_file():
+        raise ActivityFailed(f"locustfile {lf} not found (set AIDEON_LOCUSTFILE)")
+    log = undo.current()
+    log.directory.mkdir(parents=True, exist_ok=True)
+    pidfile = log.directory / f"locust-{purpose}-{time.time_ns()}.pid.json"
+    outfile = pidfile.with_suffix(".log")
+    step = log.record("stop_process", {"pidfile": str(pidfile)}, f"stop Locust {purpose} run")
+    env = dict(os.environ)
+    windows = windows_file or os.environ.get("AIDEON_WINDOWS_FILE")
+    if windows:
+        env["AIDEON_WINDOWS_FILE"] = str(windows)
+    cmd = [
+        sys.executable, "-m", "locust", "-f", lf, "--headless",
+        "-u", str(n_users), "-r", str(rate), "-t", f"{seconds}s",
+        "--host", gateway_url.rstrip("/"), "--only-summary", "--exit-code-on-error", "0",
+    ]  # fmt: skip
+    with outfile.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    info = {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), "cmd": cmd}
+    pidfile.write_text(json.dumps(info), encoding="utf-8")
+    return {
+        "action": f"start_{purpose}",
+        "pid": proc.pid,
+        "users": n_users,
+        "spawn_rate": rate,
+        "duration_s": seconds,
+        "gateway_url": gateway_url,
+        "locustfile": lf,
+        "windows_file": windows,
+        "log": str(outfile),
+        "undo_step": str(step.path),
+        "at": time.time(),
+    }
+
+
+def start_surge(
+    gateway_url: str,
+    users: int = 200,
+    spawn_rate: float = 50,
+    duration: int = 60,
+    locustfile: str | None = None,
+    windows_file: str | None = None,
+) -> dict[str, Any]:
+    """A load surge: an extra bounded Locust run on top of the experiment's base load."""
+    return start_load(gateway_url, users, spawn_rate, duration, locustfile, windows_file, purpose="surge")
+
+
+def stop_load() -> dict[str, Any]:
+    """Stop every Locust run this chaos run started."""
+    stopped: list[str] = []
+    for step in undo.current().pending("stop_process"):
+        _undo_stop(step.params, step.data)
+        undo.mark_done(step)
+        stopped.append(str(step.params["pidfile"]))
+    return {"action": "stop_load", "stopped": stopped, "at": time.time()}

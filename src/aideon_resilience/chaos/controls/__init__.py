@@ -1,0 +1,1 @@
+"""Chaos Toolkit controls of the Aideon extension: ``safety`` and ``load``."""

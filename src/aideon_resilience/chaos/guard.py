@@ -1,0 +1,135 @@
+"""Safety limits shared by the safety control and by every mutating action.
+
+- Only allow-listed kube contexts: the local cluster's context (``kwok-aideon``) by default,
+  others only through ``AIDEON_CHAOS_ALLOWED_CONTEXTS`` (comma separated).
+- Target namespaces must carry the label ``chaos.aideon.io/allowed: "true"``.
+- No single action hits more than ``AIDEON_CHAOS_MAX_POD_SHARE`` (default 0.5) of a workload's
+  pods or ``AIDEON_CHAOS_MAX_NODE_SHARE`` (default 0.34) of the nodes.
+- Destructive actions need an explicit target; local endpoints must be loopback.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from aideon_resilience.chaos import k8s
+from aideon_resilience.errors import SafetyRefusal
+
+DEFAULT_CONTEXTS = ("kwok-aideon",)
+NAMESPACE_LABEL = "chaos.aideon.io/allowed"
+DEFAULT_MAX_POD_SHARE = 0.5
+DEFAULT_MAX_NODE_SHARE = 0.34
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def allowed_contexts() -> list[str]:
+    extra = os.environ.get("AIDEON_CHAOS_ALLOWED_CONTEXTS", "")
+    names = list(DEFAULT_CONTEXTS) + [c.strip() for c in extra.split(",") if c.strip()]
+    return sorted(set(names))
+
+
+def _share(var: str, default: float) -> float:
+    raw = os.environ.get(var)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SafetyRefusal(f"environment: {var}: not a number: {raw!r}") from None
+    if not 0 < value <= 1:
+        raise SafetyRefusal(f"environment: {var}: must be in (0, 1], got {raw}")
+    return value
+
+
+def max_pod_share() -> float:
+    return _share("AIDEON_CHAOS_MAX_POD_SHARE", DEFAULT_MAX_POD_SHARE)
+
+
+def max_node_share() -> float:
+    return _share("AIDEON_CHAOS_MAX_NODE_SHARE", DEFAULT_MAX_NODE_SHARE)
+
+
+def cap(total: int, share: float) -> int:
+    """Largest number of targets out of `total` a single action may hit."""
+    return math.floor(total * share + 1e-9)
+
+
+def require_allowed_context(secrets: dict[str, Any] | None = None) -> str:
+    ctx = k8s.current_context(secrets)
+    allowed = allowed_contexts()
+    if ctx not in allowed:
+        raise SafetyRefusal(
+            f"kube context {ctx!r} is not allow-listed for chaos (allowed: {', '.join(allowed)}; "
+            "add it to AIDEON_CHAOS_ALLOWED_CONTEXTS to allow it)"
+        )
+    return ctx
+
+
+def require_namespaces_opted_in(api: Any, namespaces: list[str]) -> None:
+    for ns in namespaces:
+        try:
+            obj = api.read_namespace(ns)
+        except Exception as exc:
+            if k8s.api_status(exc) == 404:
+                raise SafetyRefusal(f"namespace {ns!r} does not exist") from None
+            raise
+        labels = (obj.metadata.labels or {}) if obj.metadata else {}
+        if labels.get(NAMESPACE_LABEL) != "true":
+            raise SafetyRefusal(
+                f'namespace {ns!r} has not opted in to chaos (label {NAMESPACE_LABEL}="true" missing)'
+            )
+
+
+def require_node_share(hit: int, total: int) -> None:
+    share = max_node_share()
+    limit = cap(total, share)
+    if hit > limit:
+        raise SafetyRefusal(
+            f"refusing to hit {hit} of {total} nodes: AIDEON_CHAOS_MAX_NODE_SHARE={share} allows {limit}"
+        )
+
+
+def require_pod_share(hit: int, total: int, workload: str) -> None:
+    share = max_pod_share()
+    limit = cap(total, share)
+    if hit > limit:
+        raise SafetyRefusal(
+            f"refusing to hit {hit} of {total} pods of {workload}: "
+            f"AIDEON_CHAOS_MAX_POD_SHARE={share} allows {limit}"
+        )
+
+
+def require_target(action: str, **targets: Any) -> None:
+    if not any(v not in (None, "", [], {}) for v in targets.values()):
+        names = " or ".join(targets)
+        raise SafetyRefusal(f"{action} needs an explicit target ({names}); it never acts on everything")
+
+
+def require_loopback(url: str, what: str) -> str:
+    host = urlsplit(url).hostname
+    if host not in LOOPBACK_HOSTS:
+        raise SafetyRefusal(f"{what} {url!r} is not a loopback address; chaos only talks to 127.0.0.1")
+    return url
+
+
+def split_names(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def opt_float(value: object) -> float | None:
+    """A number from an experiment argument; None or "" mean unset."""
+    if value is None or value == "":
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
+def opt_int(value: object) -> int | None:
+    f = opt_float(value)
+    return None if f is None else int(f)

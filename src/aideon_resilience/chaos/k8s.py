@@ -1,0 +1,111 @@
+"""Kubernetes access for the chaos extension.
+
+Follows the chaosk8s conventions: the client comes from ``chaosk8s.create_k8s_api_client``, which
+reads the current KUBECONFIG (and ``KUBERNETES_CONTEXT`` from the secrets or the environment).
+Tests replace :func:`clients` with a fake.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aideon_resilience.errors import SafetyRefusal
+
+
+@dataclass
+class KubeClients:
+    core: Any
+    policy: Any
+    apps: Any
+    autoscaling: Any
+
+
+def _from_api_client(api_client: Any) -> KubeClients:
+    from kubernetes import client
+
+    return KubeClients(
+        core=client.CoreV1Api(api_client),
+        policy=client.PolicyV1Api(api_client),
+        apps=client.AppsV1Api(api_client),
+        autoscaling=client.AutoscalingV2Api(api_client),
+    )
+
+
+def clients(secrets: dict[str, Any] | None = None) -> KubeClients:
+    """API clients for the context chaosk8s would use with these secrets."""
+    from chaosk8s import create_k8s_api_client
+
+    return _from_api_client(create_k8s_api_client(secrets))
+
+
+def clients_for(kubeconfig: str | None, context: str | None) -> KubeClients:
+    """API clients for an explicit kubeconfig file and context (used by the rollback command)."""
+    from kubernetes import config
+
+    api_client = config.new_client_from_config(config_file=kubeconfig or None, context=context or None)
+    return _from_api_client(api_client)
+
+
+def kubeconfig_path() -> str:
+    return os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+
+
+def current_context(secrets: dict[str, Any] | None = None) -> str:
+    """Name of the kube context the chaos actions would act on; refuses when there is none."""
+    override = (secrets or {}).get("KUBERNETES_CONTEXT") or os.environ.get("KUBERNETES_CONTEXT")
+    if override:
+        return str(override)
+    path = kubeconfig_path()
+    if not Path(path).is_file():
+        raise SafetyRefusal(f"{path}: no kubeconfig file, so no allow-listed context to act on")
+    from kubernetes import config
+
+    try:
+        _contexts, active = config.list_kube_config_contexts(config_file=path)
+    except Exception as exc:  # malformed kubeconfig: refuse rather than guess
+        raise SafetyRefusal(f"{path}: current-context: unreadable kubeconfig ({exc})") from None
+    if not active or not active.get("name"):
+        raise SafetyRefusal(f"{path}: current-context: not set")
+    return str(active["name"])
+
+
+def labels_match(selector: Any, labels: dict[str, str] | None) -> bool:
+    """True when a V1LabelSelector (or the dict form) selects an object with these labels."""
+    labels = labels or {}
+    if selector is None:
+        return False
+    match_labels = _get(selector, "match_labels", "matchLabels") or {}
+    exprs = _get(selector, "match_expressions", "matchExpressions") or []
+    if not match_labels and not exprs:
+        return True  # the empty selector selects everything (policy/v1 semantics)
+    for key, value in match_labels.items():
+        if labels.get(key) != value:
+            return False
+    for expr in exprs:
+        key = _get(expr, "key", "key")
+        op = _get(expr, "operator", "operator")
+        values = _get(expr, "values", "values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _get(obj: Any, attr: str, key: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, obj.get(attr))
+    return getattr(obj, attr, None)
+
+
+def api_status(exc: BaseException) -> int | None:
+    """HTTP status of a kubernetes ApiException (None for anything else)."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None

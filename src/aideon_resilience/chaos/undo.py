@@ -1,0 +1,203 @@
+"""Undo log: every mutation's undo step is written (and fsynced) to disk BEFORE the mutation.
+
+Layout: ``<root>/<run-id>/<seq>-<kind>.undo.json``; a step that has been undone is renamed to
+``.done.json``. The root is ``$AIDEON_UNDO_DIR``, else ``$AIDEON_STATE_DIR/undo``, else
+``~/.local/state/aideon-resilience/undo``. ``aideon-resilience rollback [DIR]`` replays every
+pending step under DIR (default: the root), newest first; the safety control replays this
+run's pending steps when the experiment ends, whatever the rollback strategy was.
+
+Step kinds and how they are undone live in :data:`UNDOERS`; the actions register theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PENDING_SUFFIX = ".undo.json"
+DONE_SUFFIX = ".done.json"
+
+
+def default_root() -> Path:
+    if os.environ.get("AIDEON_UNDO_DIR"):
+        return Path(os.environ["AIDEON_UNDO_DIR"]).expanduser()
+    if os.environ.get("AIDEON_STATE_DIR"):
+        return Path(os.environ["AIDEON_STATE_DIR"]).expanduser() / "undo"
+    return Path("~/.local/state/aideon-resilience/undo").expanduser()
+
+
+@dataclass
+class Step:
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", ""))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        params = self.data.get("params") or {}
+        return dict(params)
+
+    def describe(self) -> str:
+        return str(self.data.get("description") or f"{self.kind} {self.params}")
+
+
+class UndoLog:
+    """The undo steps of one chaos run, in one directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def record(self, kind: str, params: dict[str, Any], description: str, **extra: Any) -> Step:
+        """Persist an undo step; returns once it is on disk."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        seq = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+        data = {
+            "kind": kind,
+            "params": params,
+            "description": description,
+            "created": time.time(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            **extra,
+        }
+        path = self.directory / f"{seq}-{kind}{PENDING_SUFFIX}"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(data, fh, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.directory)
+        return Step(path, data)
+
+    def pending(self, kind: str | None = None) -> list[Step]:
+        return [s for s in pending_steps(self.directory) if kind is None or s.kind == kind]
+
+    def discard(self, step: Step) -> None:
+        """The mutation did not happen (or is already undone): nothing to replay for it."""
+        mark_done(step)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def mark_done(step: Step) -> None:
+    if step.path.name.endswith(PENDING_SUFFIX):
+        done = step.path.with_name(step.path.name[: -len(PENDING_SUFFIX)] + DONE_SUFFIX)
+        try:
+            os.replace(step.path, done)
+        except FileNotFoundError:
+            return
+        step.path = done
+
+
+def pending_steps(root: Path) -> list[Step]:
+    """Pending steps anywhere under root, newest first (the order to undo them in)."""
+    if not root.exists():
+        return []
+    steps: list[Step] = []
+    for path in root.rglob(f"*{PENDING_SUFFIX}"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            data = {"kind": "unreadable", "description": f"unreadable undo step {path}"}
+        steps.append(Step(path, data))
+    steps.sort(key=lambda s: s.path.name, reverse=True)
+    return steps
+
+
+# --- the current run -------------------------------------------------------------------------
+
+_current: UndoLog | None = None
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+def start_run(run_id: str | None = None) -> UndoLog:
+    """Begin a new chaos run (called by the safety control before the experiment)."""
+    global _current
+    run_id = run_id or os.environ.get("AIDEON_CHAOS_RUN_ID") or new_run_id()
+    _current = UndoLog(default_root() / run_id)
+    return _current
+
+
+def current() -> UndoLog:
+    """The undo log of the current run; actions used outside an experiment get a fresh run."""
+    global _current
+    if _current is None:
+        _current = start_run()
+    return _current
+
+
+def reset() -> None:
+    global _current
+    _current = None
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+Undoer = Callable[[dict[str, Any], dict[str, Any]], None]
+UNDOERS: dict[str, Undoer] = {}
+
+
+def register(kind: str) -> Callable[[Undoer], Undoer]:
+    def deco(fn: Undoer) -> Undoer:
+        UNDOERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def _load_undoers() -> None:
+    # importing the action modules registers their undo functions
+    from aideon_resilience.chaos.actions import backend, load, nodes  # noqa: F401
+
+
+@dataclass
+class ReplayResult:
+    undone: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"undone": list(self.undone), "failed": list(self.failed)}
+
+
+def replay(root: Path, steps: list[Step] | None = None) -> ReplayResult:
+    """Undo every pending step under root, newest first; a failed step stays pending."""
+    _load_undoers()
+    result = ReplayResult()
+    for step in steps if steps is not None else pending_steps(root):
+        fn = UNDOERS.get(step.kind)
+        if fn is None:
+            result.failed.append(f"{step.describe()}: unknown undo step kind {step.kind!r} ({step.path})")
+            continue
+        try:
+            fn(step.params, step.data)
+        except Exception as exc:
+            result.failed.append(f"{step.describe()}: {exc}")
+            continue
+        mark_done(step)
+        result.undone.append(step.describe())
+    return result

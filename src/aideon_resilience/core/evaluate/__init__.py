@@ -1,0 +1,38 @@
+"""Evaluate an environment's SLOs against a run's evidence; one module per SLO family."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aideon_resilience.core.evaluate._common import RunData
+from aideon_resilience.core.evaluate.anti_affinity import evaluate_anti_affinity
+from aideon_resilience.core.evaluate.client import evaluate_client
+from aideon_resilience.core.evaluate.hpa import evaluate_hpa
+from aideon_resilience.core.evaluate.outlier import evaluate_outlier
+from aideon_resilience.core.evaluate.pdb import evaluate_pdb
+from aideon_resilience.core.evaluate.recovery import evaluate_recovery
+from aideon_resilience.core.slo import SloFile
+from aideon_resilience.core.verdict import SloResult, Verdict, build_verdict
+
+__all__ = ["RunData", "evaluate", "evaluate_one"]
+
+_EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
+    "client": evaluate_client,
+    "hpa": evaluate_hpa,
+    "pdb": evaluate_pdb,
+    "anti_affinity": evaluate_anti_affinity,
+    "outlier": evaluate_outlier,
+    "recovery": evaluate_recovery,
+}
+
+
+def evaluate_one(slos: SloFile, index: int, data: RunData) -> SloResult:
+    slo = slos.slos[index]
+    return _EVALUATORS[slo.family](slo, data, slos.warn_ratio_of(slo))
+
+
+def evaluate(slos: SloFile, data: RunData, run_id: str = "") -> Verdict:
+    """Every SLO of the file, the weighted score and the overall verdict."""
+    results = [evaluate_one(slos, i, data) for i in range(len(slos.slos))]
+    return build_verdict(results, run_id=run_id, environment=slos.environment)

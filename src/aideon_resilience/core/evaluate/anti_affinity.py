@@ -1,0 +1,92 @@
+"""Anti-affinity SLOs: never two replicas of a required-spread workload on one node, and at the
+end of the run its replicas span at least min(zones available, replicas) zones.
+
+Zones available are those of the nodes whose last sample is ready and schedulable (all zones
+seen in placements when nodes were not sampled). Pods left Pending are listed as evidence.
+"""
+
+from __future__ import annotations
+
+from aideon_resilience.core.evaluate._common import Check, RunData, combine, limit_items
+from aideon_resilience.core.slo import AntiAffinitySlo
+from aideon_resilience.core.timeline import PlacementSample, Timeline, matches
+from aideon_resilience.core.verdict import Figure, SloResult, Status
+
+
+def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: float) -> SloResult:
+    def done(checks: list[Check]) -> SloResult:
+        return combine(slo.id, "anti_affinity", slo.weight, slo.description, checks)
+
+    tl = data.timeline
+    if tl is None:
+        return done([Check(Status.INCONCLUSIVE, "no timeline file")])
+    series = {k: v for k, v in tl.placement_series().items() if matches(k, slo.workloads)}
+    if not series:
+        return done(
+            [Check(Status.INCONCLUSIVE, f"no placement sample matching {', '.join(slo.workloads)}")]
+        )
+    checks: list[Check] = []
+    for key, samples in sorted(series.items()):
+        checks.append(_one_per_node(key, samples, data))
+        if slo.zone_spread:
+            checks.append(_zone_spread(key, samples, tl, data))
+    return done(checks)
+
+
+def _one_per_node(key: str, samples: list[PlacementSample], data: RunData) -> Check:
+    doubled = [s for s in samples if s.pods >= 2]
+    most = max(s.pods for s in samples)
+    figures = {f"{key} max_pods_per_node": Figure(value=most)}
+    if doubled:
+        items = [f"{s.pods} replicas on node {s.node} at {data.rel(s.t)}" for s in doubled]
+        first = doubled[0]
+        return Check(
+            Status.FAIL,
+            f"{key}: {first.pods} replicas on node {first.node} at {data.rel(first.t)} "
+            f"({len({s.node for s in doubled})} node(s) doubled up)",
+            figures=figures,
+            items=limit_items(items, 10),
+        )
+    return Check(Status.PASS, f"{key}: never two replicas on one node", figures=figures)
+
+
+def _zone_spread(key: str, samples: list[PlacementSample], tl: Timeline, data: RunData) -> Check:
+    current: dict[str, int] = {}
+    for s in samples:
+        current[s.node] = s.pods
+    running = {node: pods for node, pods in current.items() if pods > 0}
+    replicas = sum(running.values())
+    zones = tl.node_zones()
+    unknown = sorted(node for node in running if not zones.get(node))
+    if unknown:
+        return Check(Status.INCONCLUSIVE, f"{key}: zone of node {unknown[0]} unknown")
+    last_node: dict[str, tuple[bool, bool, str | None]] = {}
+    for n in tl.nodes:
+        last_node[n.name] = (n.ready, n.unschedulable, n.zone or zones.get(n.name))
+    if last_node:
+        available = {z for ready, cordoned, z in last_node.values() if ready and not cordoned and z}
+    else:
+        available = {z for z in zones.values() if z}
+    spanned = {z for node in running if (z := zones.get(node))}
+    need = min(len(available), replicas)
+    pending = tl.pending_series().get(key)
+    items = [f"at the end: {replicas} replicas on {len(running)} nodes in zones {', '.join(sorted(spanned))}"]
+    if pending and pending[-1].pods > 0:
+        items.append(f"{pending[-1].pods} pods Pending at the end (since {data.rel(pending[-1].t)})")
+    figures = {f"{key} zones": Figure(value=len(spanned), limit=need, better="higher")}
+    if replicas == 0:
+        return Check(Status.INCONCLUSIVE, f"{key}: no running replica at the end", items=items)
+    if len(spanned) >= need:
+        return Check(
+            Status.PASS,
+            f"{key}: replicas span {len(spanned)} zone(s) at the end (needed {need})",
+            figures=figures,
+            items=items,
+        )
+    return Check(
+        Status.FAIL,
+        f"{key}: replicas span {len(spanned)} zone(s) at the end, needed {need} "
+        f"({replicas} replicas, {len(available)} zones available)",
+        figures=figures,
+        items=items,
+    )

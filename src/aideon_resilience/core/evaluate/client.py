@@ -1,0 +1,112 @@
+"""Client SLOs from the Locust windows (`Aggregated` rows).
+
+- overall error ratio: failures / requests over the whole run;
+- per-window error ratio during chaos: the worst window overlapping any chaos experiment;
+- p95 / p99: windows carry percentiles, not histograms, so the run's figure is estimated as the
+  request-weighted mean of the per-window percentiles; the worst window is listed as evidence.
+Windows with fewer than `min_window_requests` requests are ignored for the per-window figures.
+"""
+
+from __future__ import annotations
+
+from aideon_resilience.core.evaluate._common import Check, RunData, combine
+from aideon_resilience.core.slo import ClientSlo
+from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+
+
+def evaluate_client(slo: ClientSlo, data: RunData, warn_ratio: float) -> SloResult:
+    checks: list[Check] = []
+    agg = data.aggregated()
+    wanted = [
+        n
+        for n, v in (
+            ("error ratio", slo.max_error_ratio),
+            ("error ratio during chaos", slo.max_chaos_window_error_ratio),
+            ("p95", slo.p95_ms),
+            ("p99", slo.p99_ms),
+        )
+        if v is not None
+    ]
+    if data.windows is None or not agg:
+        why = "no Locust windows file" if data.windows is None else "no Aggregated Locust windows"
+        checks = [Check(Status.INCONCLUSIVE, f"{name}: {why}") for name in wanted]
+        return combine(slo.id, "client", slo.weight, slo.description, checks)
+
+    if slo.max_error_ratio is not None:
+        requests = sum(w.requests for w in agg)
+        failures = sum(w.failures for w in agg)
+        if requests == 0:
+            checks.append(Check(Status.INCONCLUSIVE, "error ratio: no request recorded"))
+        else:
+            ratio = failures / requests
+            checks.append(
+                Check(
+                    grade_max(ratio, slo.max_error_ratio, warn_ratio),
+                    f"error ratio {ratio:.4f} ({failures}/{requests}), limit {slo.max_error_ratio}",
+                    figures={"error_ratio": Figure(value=ratio, limit=slo.max_error_ratio)},
+                )
+            )
+
+    if slo.max_chaos_window_error_ratio is not None:
+        checks.append(_chaos_windows(slo, slo.max_chaos_window_error_ratio, data, warn_ratio))
+
+    for name, limit, attr in (("p95", slo.p95_ms, "p95_ms"), ("p99", slo.p99_ms, "p99_ms")):
+        if limit is None:
+            continue
+        rows = [
+            (w, float(getattr(w, attr)))
+            for w in agg
+            if getattr(w, attr) is not None and w.requests >= slo.min_window_requests
+        ]
+        if not rows:
+            checks.append(Check(Status.INCONCLUSIVE, f"{name}: no window with a {name} latency"))
+            continue
+        total = sum(w.requests for w, _ in rows)
+        value = sum(w.requests * v for w, v in rows) / total
+        worst_w, worst_v = max(rows, key=lambda r: r[1])
+        checks.append(
+            Check(
+                grade_max(value, limit, warn_ratio),
+                f"{name} {value:.0f} ms (request-weighted over {len(rows)} windows), limit {limit:.0f} ms",
+                figures={f"{name}_ms": Figure(value=value, limit=limit, unit="ms")},
+                items=[
+                    f"worst {name} window {data.rel(worst_w.start)}..{data.rel(worst_w.end)}: "
+                    f"{worst_v:.0f} ms"
+                ],
+            )
+        )
+    return combine(slo.id, "client", slo.weight, slo.description, checks)
+
+
+def _chaos_windows(slo: ClientSlo, limit: float, data: RunData, warn_ratio: float) -> Check:
+    name = "error ratio during chaos"
+    if data.timeline is None:
+        return Check(Status.INCONCLUSIVE, f"{name}: no timeline, chaos spans unknown")
+    spans = [(e.start, e.end, e.experiment) for e in data.timeline.experiments]
+    if not spans:
+        return Check(Status.INCONCLUSIVE, f"{name}: no chaos experiment in the timeline")
+    rows = []
+    for w in data.aggregated():
+        if w.requests < slo.min_window_requests:
+            continue
+        for start, end, exp in spans:
+            if w.start < end and w.end > start:
+                rows.append((w, exp))
+                break
+    if not rows:
+        return Check(Status.INCONCLUSIVE, f"{name}: no Locust window overlaps a chaos experiment")
+    worst_w, worst_exp = max(rows, key=lambda r: r[0].error_ratio)
+    over = [r for r in rows if r[0].error_ratio > limit]
+    items = [
+        f"window {data.rel(w.start)}..{data.rel(w.end)} during {exp}: "
+        f"error ratio {w.error_ratio:.4f} ({w.failures}/{w.requests})"
+        for w, exp in over[:10]
+    ]
+    return Check(
+        grade_max(worst_w.error_ratio, limit, warn_ratio),
+        f"worst window error ratio during chaos {worst_w.error_ratio:.4f} "
+        f"at {data.rel(worst_w.start)} ({worst_exp}), limit {limit}; "
+        f"{len(over)}/{len(rows)} windows over the limit",
+        figures={"chaos_window_error_ratio": Figure(value=worst_w.error_ratio, limit=limit)},
+        items=items,
+    )

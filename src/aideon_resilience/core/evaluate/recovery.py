@@ -1,0 +1,81 @@
+"""Recovery SLOs: ready replicas back to the desired count within T of a pod kill.
+
+The kill is the first action of the recovery experiment (`pod-kill`) whose name matches
+`kill_activity`. For each matching workload the desired count is its replica count just before
+the kill; recovery is the first time, after ready replicas fell below it, that they are back.
+A workload that never lost a ready replica passes with that noted.
+"""
+
+from __future__ import annotations
+
+from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_time, state_at
+from aideon_resilience.core.slo import RecoverySlo
+from aideon_resilience.core.timeline import matches
+from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+
+
+def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> SloResult:
+    def done(checks: list[Check]) -> SloResult:
+        return combine(slo.id, "recovery", slo.weight, slo.description, checks)
+
+    tl = data.timeline
+    if tl is None:
+        return done([Check(Status.INCONCLUSIVE, "no timeline file")])
+    exp = tl.experiment(slo.experiment)
+    if exp is None:
+        return done([Check(Status.INCONCLUSIVE, f"no {slo.experiment} experiment in the timeline")])
+    kills = tl.activities(exp.experiment, slo.kill_activity)
+    if not kills:
+        return done(
+            [Check(Status.INCONCLUSIVE, f"no kill action ({slo.kill_activity}) in {exp.experiment}")]
+        )
+    kill = kills[0]
+    series = {k: v for k, v in tl.workload_series().items() if matches(k, slo.workloads)}
+    if not series:
+        return done(
+            [Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(slo.workloads)}")]
+        )
+    checks: list[Check] = []
+    for key, samples in sorted(series.items()):
+        before = state_at(samples, kill.start)
+        if before is None:
+            checks.append(Check(Status.INCONCLUSIVE, f"{key}: no sample before the kill"))
+            continue
+        desired = before.replicas
+        dip = first_time(samples, kill.start, lambda s, d=desired: s.ready < d)  # type: ignore[misc]
+        if dip is None:
+            checks.append(
+                Check(
+                    Status.PASS,
+                    f"{key}: no ready replica lost after {kill.activity} ({desired} desired)",
+                    figures={f"{key} recovery_s": Figure(value=0.0, limit=slo.within_s, unit="s")},
+                )
+            )
+            continue
+        low = min((s.ready for s in samples if s.t >= dip[0]), default=dip[1].ready)
+        back = first_time(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
+        if back is None:
+            if data.data_end() >= kill.start + slo.within_s:
+                checks.append(
+                    Check(
+                        Status.FAIL,
+                        f"{key}: ready replicas not back to {desired} after {kill.activity} "
+                        f"(lowest {low}, last {samples[-1].ready})",
+                    )
+                )
+            else:
+                checks.append(
+                    Check(Status.INCONCLUSIVE, f"{key}: the run ended before ready replicas recovered")
+                )
+            continue
+        took = back[0] - kill.start
+        checks.append(
+            Check(
+                grade_max(took, slo.within_s, warn_ratio),
+                f"{key}: {desired} ready replicas again {took:.0f} s after {kill.activity} "
+                f"(lowest {low}, limit {slo.within_s:.0f} s)",
+                figures={f"{key} recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
+                items=[f"kill at {data.rel(kill.start)}; back at {data.rel(back[0])}"],
+            )
+        )
+    return done(checks)

@@ -1,0 +1,219 @@
+"""Reader of Chaos Toolkit journals: what happened, judged from the journal, not the exit code.
+
+``chaos run`` exits 0 when the steady state fails before the method and when deviations
+happen only during the method (continuous hypothesis), so the gate reads the journal:
+status, deviation (including during-method steady states), steady states before and after,
+failed activities, and timeline events with Unix-second timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from aideon_resilience.errors import InputFileError
+
+STATUSES = ("completed", "failed", "aborted", "interrupted")
+
+
+class ProbeResult(BaseModel):
+    name: str
+    status: str
+    tolerance_met: bool | None = None
+    output: Any = None
+
+
+class SteadyState(BaseModel):
+    met: bool
+    probes: list[ProbeResult] = Field(default_factory=list)
+    start: float | None = None
+
+
+class FailedActivity(BaseModel):
+    name: str
+    type: str
+    phase: Literal["before", "method", "during", "after", "rollback"]
+    status: str
+    error: str | None = None
+
+
+class JournalSummary(BaseModel):
+    experiment: str
+    status: str
+    deviated: bool
+    before: SteadyState | None = None
+    after: SteadyState | None = None
+    during: list[SteadyState] = Field(default_factory=list)
+    failed_activities: list[FailedActivity] = Field(default_factory=list)
+    rollbacks_run: int = 0
+    start: float | None = None
+    end: float | None = None
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        """The platform held: the run completed, the hypothesis was met before, during and after."""
+        return (
+            self.status == "completed"
+            and not self.deviated
+            and (self.before is None or self.before.met)
+            and (self.after is None or self.after.met)
+            and not self.failed_activities
+        )
+
+
+def _ts(value: Any, source: str, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InputFileError(source, f"not an ISO 8601 time: {value!r}", field) from None
+    if when.tzinfo is None:  # Chaos Toolkit writes UTC
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _error(run: dict[str, Any]) -> str | None:
+    exc = run.get("exception")
+    if isinstance(exc, list) and exc:
+        return str(exc[-1]).strip()
+    if exc:
+        return str(exc).strip()
+    return None
+
+
+def _name(run: dict[str, Any]) -> str:
+    activity = run.get("activity") or {}
+    return str(activity.get("name") or activity.get("ref") or "?")
+
+
+def _steady(state: Any, source: str, field: str) -> SteadyState | None:
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        raise InputFileError(source, "not an object", field)
+    probes = []
+    for i, run in enumerate(state.get("probes") or []):
+        if not isinstance(run, dict):
+            raise InputFileError(source, "not an object", f"{field}.probes[{i}]")
+        probes.append(
+            ProbeResult(
+                name=_name(run),
+                status=str(run.get("status", "unknown")),
+                tolerance_met=run.get("tolerance_met"),
+                output=run.get("output"),
+            )
+        )
+    first = (state.get("probes") or [{}])[0]
+    start = _ts(first.get("start"), source, f"{field}.probes[0].start") if isinstance(first, dict) else None
+    return SteadyState(met=bool(state.get("steady_state_met")), probes=probes, start=start)
+
+
+def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
+    """Summarize a loaded journal; a malformed one names the source and field."""
+    if not isinstance(journal, dict):
+        raise InputFileError(source, "not a Chaos Toolkit journal (expected a JSON object)")
+    experiment = journal.get("experiment")
+    if not isinstance(experiment, dict):
+        raise InputFileError(source, "missing or not an object", "experiment")
+    title = str(experiment.get("title") or "untitled")
+    status = journal.get("status")
+    if status not in STATUSES:
+        raise InputFileError(source, f"unknown status {status!r} (expected one of {', '.join(STATUSES)})", "status")
+    states = journal.get("steady_states") or {}
+    if not isinstance(states, dict):
+        raise InputFileError(source, "not an object", "steady_states")
+    before = _steady(states.get("before"), source, "steady_states.before")
+    after = _steady(states.get("after"), source, "steady_states.after")
+    during = [
+        s
+        for i, raw in enumerate(states.get("during") or [])
+        if (s := _steady(raw, source, f"steady_states.during[{i}]")) is not None
+    ]
+    deviated = bool(journal.get("deviated")) or any(not s.met for s in during)
+    if after is not None and not after.met:
+        deviated = True
+
+    failed: list[FailedActivity] = []
+    for phase, state in (("before", before), ("after", after)):
+        if state is not None:
+            for p in state.probes:
+                if p.status != "succeeded":
+                    failed.append(FailedActivity(name=p.name, type="probe", phase=phase, status=p.status))  # type: ignore[arg-type]
+    events: list[dict[str, Any]] = []
+    for key, phase in (("run", "method"), ("rollbacks", "rollback")):
+        runs = journal.get(key) or []
+        if not isinstance(runs, list):
+            raise InputFileError(source, "not a list", key)
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict):
+                raise InputFileError(source, "not an object", f"{key}[{i}]")
+            activity = run.get("activity") or {}
+            kind = "rollback" if phase == "rollback" else str(activity.get("type") or "action")
+            run_status = str(run.get("status", "unknown"))
+            events.append(
+                {
+                    "kind": "chaos",
+                    "experiment": title,
+                    "activity": _name(run),
+                    "type": kind,
+                    "start": _ts(run.get("start"), source, f"{key}[{i}].start"),
+                    "end": _ts(run.get("end"), source, f"{key}[{i}].end"),
+                    "status": run_status,
+                }
+            )
+            if run_status != "succeeded":
+                failed.append(
+                    FailedActivity(
+                        name=_name(run),
+                        type=str(activity.get("type") or "action"),
+                        phase=phase,  # type: ignore[arg-type]
+                        status=run_status,
+                        error=_error(run),
+                    )
+                )
+    start = _ts(journal.get("start"), source, "start")
+    end = _ts(journal.get("end"), source, "end")
+    if end is None and start is not None and isinstance(journal.get("duration"), int | float):
+        end = start + float(journal["duration"])
+    events.append(
+        {
+            "kind": "experiment",
+            "experiment": title,
+            "start": start,
+            "end": end,
+            "status": str(status),
+            "deviated": deviated,
+        }
+    )
+    return JournalSummary(
+        experiment=title,
+        status=str(status),
+        deviated=deviated,
+        before=before,
+        after=after,
+        during=during,
+        failed_activities=failed,
+        rollbacks_run=len(journal.get("rollbacks") or []),
+        start=start,
+        end=end,
+        events=events,
+    )
+
+
+def read_journal(path: Path) -> JournalSummary:
+    """Read and summarize a journal file (journal.json written by ``chaos run``)."""
+    if not path.is_file():
+        raise InputFileError(path, "no such journal file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not JSON (line {exc.lineno}): a truncated journal?") from None
+    return summarize_journal(data, str(path))

@@ -1,0 +1,324 @@
+"""The objects a lint run sees, indexed for the rules, and the findings the rules report.
+
+Input is plain dictionaries (rendered Kubernetes objects and kustomization files); core never
+reads files or talks to a cluster. `Inventory` groups the objects by what the rules need:
+workloads with their pod templates, HPAs, PDBs, network policies, kustomization files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+KubeObject = Mapping[str, Any]
+
+DEFAULT_NAMESPACE = "default"
+KUSTOMIZE_KINDS = frozenset({"Kustomization", "Component"})
+HOSTNAME_KEY = "kubernetes.io/hostname"
+ZONE_KEYS = frozenset({"topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"})
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ObjectRef(BaseModel):
+    """Which object a finding is about; `namespace` is null for cluster-scoped objects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    namespace: str | None
+    name: str
+
+    def display(self) -> str:
+        if self.namespace is None:
+            return f"{self.kind}/{self.name}"
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+class Finding(BaseModel):
+    """One lint result: a stable rule code, its severity, the object and a one-line message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: Severity
+    object: ObjectRef
+    message: str
+
+    def line(self) -> str:
+        return f"{self.severity.value} {self.code} {self.object.display()}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """What the lint assumes about the cluster: schedulable nodes and (when declared) zones."""
+
+    nodes: int
+    zones: int | None = None
+
+
+# Known apiVersion/kind pairs, with scope (True = namespaced). Deprecated versions are known
+# (the deprecation rule warns about them); anything else is unusable input.
+_CORE_NAMESPACED = (
+    "ConfigMap Secret Service ServiceAccount PersistentVolumeClaim Pod ResourceQuota LimitRange "
+    "Endpoints Event ReplicationController"
+)
+_KNOWN: dict[tuple[str, str], bool] = {}
+
+
+def _register(api_versions: Iterable[str], kinds: str, namespaced: bool) -> None:
+    for api_version in api_versions:
+        for kind in kinds.split():
+            _KNOWN[(api_version, kind)] = namespaced
+
+
+_register(["v1"], _CORE_NAMESPACED, True)
+_register(["v1"], "Namespace PersistentVolume Node", False)
+_register(["apps/v1"], "Deployment StatefulSet DaemonSet ReplicaSet ControllerRevision", True)
+_register(["batch/v1"], "Job CronJob", True)
+_register(["autoscaling/v2", "autoscaling/v1", "autoscaling/v2beta2", "autoscaling/v2beta1"],
+          "HorizontalPodAutoscaler", True)
+_register(["policy/v1", "policy/v1beta1"], "PodDisruptionBudget", True)
+_register(["networking.k8s.io/v1"], "NetworkPolicy Ingress", True)
+_register(["networking.k8s.io/v1"], "IngressClass", False)
+_register(["rbac.authorization.k8s.io/v1"], "Role RoleBinding", True)
+_register(["rbac.authorization.k8s.io/v1"], "ClusterRole ClusterRoleBinding", False)
+_register(["storage.k8s.io/v1"], "StorageClass CSIDriver VolumeAttachment", False)
+_register(["scheduling.k8s.io/v1"], "PriorityClass", False)
+_register(["coordination.k8s.io/v1"], "Lease", True)
+_register(["apiextensions.k8s.io/v1"], "CustomResourceDefinition", False)
+_register(["admissionregistration.k8s.io/v1"],
+          "ValidatingWebhookConfiguration MutatingWebhookConfiguration", False)
+_register(["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+          "VirtualService DestinationRule Gateway ServiceEntry Sidecar", True)
+_register(["security.istio.io/v1", "security.istio.io/v1beta1"],
+          "PeerAuthentication AuthorizationPolicy RequestAuthentication", True)
+_register(["cert-manager.io/v1"], "Certificate Issuer CertificateRequest", True)
+_register(["cert-manager.io/v1"], "ClusterIssuer", False)
+_register(["argoproj.io/v1alpha1"], "Application AppProject ApplicationSet", True)
+_register(["monitoring.coreos.com/v1"], "ServiceMonitor PodMonitor PrometheusRule", True)
+_register(["kustomize.config.k8s.io/v1beta1"], "Kustomization", False)
+_register(["kustomize.config.k8s.io/v1alpha1"], "Component", False)
+
+DEPRECATED_API_VERSIONS: dict[str, str] = {
+    "networking.istio.io/v1alpha3": "networking.istio.io/v1",
+    "networking.istio.io/v1beta1": "networking.istio.io/v1",
+    "security.istio.io/v1beta1": "security.istio.io/v1",
+    "autoscaling/v2beta2": "autoscaling/v2",
+    "autoscaling/v2beta1": "autoscaling/v2",
+    "autoscaling/v1": "autoscaling/v2",
+    "policy/v1beta1": "policy/v1",
+}
+
+
+def _crd_kinds(objects: Iterable[KubeObject]) -> dict[tuple[str, str], bool]:
+    """apiVersion/kind pairs defined by CustomResourceDefinitions among the input objects."""
+    found: dict[tuple[str, str], bool] = {}
+    for obj in objects:
+        if obj.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = obj.get("spec") or {}
+        group = spec.get("group")
+        kind = (spec.get("names") or {}).get("kind")
+        namespaced = spec.get("scope", "Namespaced") == "Namespaced"
+        for version in spec.get("versions") or []:
+            if group and kind and isinstance(version, Mapping) and version.get("name"):
+                found[(f"{group}/{version['name']}", kind)] = namespaced
+    return found
+
+
+def unknown_kinds(objects: Iterable[KubeObject]) -> list[str]:
+    """Descriptions (`kind (apiVersion)`) of objects whose apiVersion/kind the lint does not know."""
+    objects = list(objects)
+    known = {**_KNOWN, **_crd_kinds(objects)}
+    bad: list[str] = []
+    for obj in objects:
+        key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        if key not in known:
+            bad.append(f"{key[1] or '(no kind)'} ({key[0] or 'no apiVersion'})")
+    return bad
+
+
+def is_namespaced(obj: KubeObject) -> bool:
+    key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    return _KNOWN.get(key, True)
+
+
+def ref(obj: KubeObject) -> ObjectRef:
+    meta = obj.get("metadata") or {}
+    namespace = (meta.get("namespace") or DEFAULT_NAMESPACE) if is_namespaced(obj) else None
+    return ObjectRef(kind=str(obj.get("kind", "")), namespace=namespace, name=str(meta.get("name", "")))
+
+
+def finding(code: str, severity: Severity, obj: KubeObject, message: str) -> Finding:
+    return Finding(code=code, severity=severity, object=ref(obj), message=message)
+
+
+# --- label selectors -------------------------------------------------------------------------
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics; an empty selector matches everything, None nothing."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != str(value):
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op = expr.get("key"), expr.get("operator")
+        values = [str(v) for v in expr.get("values") or []]
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+# --- workloads -------------------------------------------------------------------------------
+
+SERVING_WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"})
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+WORKLOAD_KINDS = SERVING_WORKLOAD_KINDS | {"Job", "CronJob"}
+
+
+@dataclass
+class Workload:
+    """A pod-creating object and the pieces the rules read from it."""
+
+    obj: KubeObject
+    kind: str
+    namespace: str
+    name: str
+    pod_spec: Mapping[str, Any]
+    pod_labels: dict[str, str]
+    replicas: int | None  # None for kinds without a replica count (DaemonSet, Job)
+    hpa: KubeObject | None = None
+
+    @property
+    def min_replicas(self) -> int | None:
+        """What the workload runs at its lowest: the HPA's minReplicas, else spec.replicas."""
+        if self.hpa is not None:
+            return int((self.hpa.get("spec") or {}).get("minReplicas", 1))
+        return self.replicas
+
+    @property
+    def max_replicas(self) -> int | None:
+        if self.hpa is not None:
+            max_r = (self.hpa.get("spec") or {}).get("maxReplicas")
+            return int(max_r) if max_r is not None else None
+        return self.replicas
+
+    @property
+    def serving(self) -> bool:
+        return self.kind in SERVING_WORKLOAD_KINDS
+
+
+def _pod_template(obj: KubeObject) -> Mapping[str, Any] | None:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    template = spec.get("template")
+    return template if isinstance(template, Mapping) else None
+
+
+def _workload(obj: KubeObject) -> Workload | None:
+    template = _pod_template(obj)
+    if template is None:
+        return None
+    kind = str(obj.get("kind"))
+    meta = obj.get("metadata") or {}
+    replicas: int | None = None
+    if kind in SCALABLE_KINDS:
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+    labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+    return Workload(
+        obj=obj,
+        kind=kind,
+        namespace=str(meta.get("namespace") or DEFAULT_NAMESPACE),
+        name=str(meta.get("name", "")),
+        pod_spec=template.get("spec") or {},
+        pod_labels=labels,
+        replicas=replicas,
+    )
+
+
+def namespace_of(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
+
+
+def name_of(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+@dataclass
+class Inventory:
+    """All objects of one lint run, grouped for the rules."""
+
+    objects: list[KubeObject]
+    workloads: list[Workload] = field(default_factory=list)
+    hpas: list[KubeObject] = field(default_factory=list)
+    pdbs: list[KubeObject] = field(default_factory=list)
+    network_policies: list[KubeObject] = field(default_factory=list)
+    kustomizations: list[KubeObject] = field(default_factory=list)
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[KubeObject]) -> Inventory:
+        inv = cls(objects=list(objects))
+        for obj in inv.objects:
+            kind = obj.get("kind")
+            if kind in KUSTOMIZE_KINDS:
+                inv.kustomizations.append(obj)
+            elif kind == "HorizontalPodAutoscaler":
+                inv.hpas.append(obj)
+            elif kind == "PodDisruptionBudget":
+                inv.pdbs.append(obj)
+            elif kind == "NetworkPolicy":
+                inv.network_policies.append(obj)
+            elif kind in WORKLOAD_KINDS:
+                wl = _workload(obj)
+                if wl is not None:
+                    inv.workloads.append(wl)
+        for hpa in inv.hpas:
+            target = inv.hpa_target(hpa)
+            if target is not None:
+                target.hpa = hpa
+        return inv
+
+    def hpa_target(self, hpa: KubeObject) -> Workload | None:
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        for wl in self.workloads:
+            if (
+                wl.kind == target.get("kind")
+                and wl.name == target.get("name")
+                and wl.namespace == namespace_of(hpa)
+            ):
+                return wl
+        return None
+
+    def selected_workloads(self, pdb: KubeObject) -> list[Workload]:
+        selector = (pdb.get("spec") or {}).get("selector")
+        ns = namespace_of(pdb)
+        if selector is None:  # policy/v1: a missing selector selects nothing, {} selects all pods
+            return []
+        return [
+            wl for wl in self.workloads if wl.namespace == ns and selector_matches(selector, wl.pod_labels)
+        ]
+
+
+def scaled_int_or_percent(value: int | str, total: int) -> int:
+    """IntOrString scaled against a total, rounding up like the disruption controller."""
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(int(value[:-1]) * total / 100)
+    return int(value)

@@ -1,0 +1,108 @@
+"""Layout of a run directory (`reports/<run-id>/`) and how to load its raw data.
+
+Raw data (written by the gate; what every report is computed from):
+
+- `run.json`            run metadata (`RunMeta`); required: without it the directory is not a run.
+- `slo.yaml`            the SLO file the run was judged by (copied from the environment).
+- `locust-windows.jsonl` client windows (`core.loadstats.WindowStat`), one per endpoint per window.
+- `timeline.jsonl`      the evidence timeline (`core.timeline`).
+- `journals/<experiment>.json` Chaos Toolkit journals (kept for people; the gate turns them
+  into timeline `chaos`/`experiment` events, the reports do not parse them).
+
+Reports (re-rendered by `aideon-resilience report RUN_DIR`): `index.html`, `report.md`,
+`verdict.json`, `junit.xml`.
+
+Missing versus malformed: a missing or malformed `run.json` or `slo.yaml`, or a malformed line
+in a data file, is unusable input (InputFileError, exit 2). A data file that is missing (or
+empty) is missing evidence: the SLO families needing it are inconclusive (exit 3 at worst).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aideon_resilience.core.evaluate import RunData
+from aideon_resilience.core.loadstats import WindowStat, read_windows
+from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
+from aideon_resilience.core.timeline import Timeline, load_timeline
+from aideon_resilience.errors import InputFileError
+
+RUN_FILE = "run.json"
+WINDOWS_FILE = "locust-windows.jsonl"
+TIMELINE_FILE = "timeline.jsonl"
+JOURNALS_DIR = "journals"
+HTML_FILE = "index.html"
+MARKDOWN_FILE = "report.md"
+VERDICT_FILE = "verdict.json"
+JUNIT_FILE = "junit.xml"
+REPORT_FILES = (HTML_FILE, MARKDOWN_FILE, VERDICT_FILE, JUNIT_FILE)
+
+
+class RunMeta(BaseModel):
+    """`run.json`: what was run, where and when. Extra fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str = Field(min_length=1)
+    env: str
+    context: str | None = None
+    started: float = Field(description="Unix seconds")
+    ended: float | None = None
+    git_revision: str | None = None
+    tool_version: str | None = None
+    target_users: int | None = Field(default=None, ge=0)
+
+
+@dataclass
+class Run:
+    """Everything loaded from a run directory."""
+
+    path: Path
+    meta: RunMeta
+    slos: SloFile
+    windows: list[WindowStat] | None
+    timeline: Timeline | None
+
+    def data(self) -> RunData:
+        return RunData(
+            windows=self.windows, timeline=self.timeline, t0=self.meta.started, t_end=self.meta.ended
+        )
+
+    def journals(self) -> list[Path]:
+        d = self.path / JOURNALS_DIR
+        return sorted(d.glob("*.json")) if d.is_dir() else []
+
+
+def load_meta(run_dir: Path) -> RunMeta:
+    file = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "not a run directory")
+    if not file.is_file():
+        raise InputFileError(file, "no run metadata: not a run directory")
+    try:
+        return RunMeta.model_validate(json.loads(file.read_text(encoding="utf-8")))
+    except json.JSONDecodeError:
+        raise InputFileError(file, "not valid JSON") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise InputFileError(file, str(err["msg"]), field=field) from None
+
+
+def _present(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def load_run(run_dir: Path, slo_path: Path | None = None) -> Run:
+    """Load a run's raw data; missing data files become `None` (inconclusive evidence)."""
+    meta = load_meta(run_dir)
+    slos = load_slos(slo_path if slo_path is not None else run_dir / SLO_FILE)
+    windows_file = run_dir / WINDOWS_FILE
+    timeline_file = run_dir / TIMELINE_FILE
+    windows = read_windows(windows_file) if _present(windows_file) else None
+    timeline = load_timeline(timeline_file) if _present(timeline_file) else None
+    return Run(path=run_dir, meta=meta, slos=slos, windows=windows, timeline=timeline)

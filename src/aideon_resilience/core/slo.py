@@ -1,0 +1,219 @@
+"""Service level objectives of one environment, read from `manifests/environments/<env>/slo.yaml`.
+
+The file is a mapping::
+
+    environment: local
+    warn_ratio: 0.8            # default margin for every SLO (see below)
+    slos:
+      - id: client-errors      # unique, lowercase letters, digits and dashes
+        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery
+        weight: 3              # > 0; share of the weighted score
+        description: ...       # optional, shown in the reports
+        warn_ratio: 0.8        # optional, overrides the file's default
+        ...family fields...
+
+`warn_ratio` turns a limit into a pass/warn band: a figure that must stay at or under a limit
+passes when it is at most `warn_ratio * limit`, warns when it is above that but within the
+limit, and fails above the limit. Yes/no conditions (never above the HPA maximum, never two
+replicas on one node, ...) only pass or fail.
+
+Workloads, PDBs and services are named `namespace/name`; shell-style wildcards are allowed
+(`*/api-gateway`, `aideon-backend/*`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aideon_resilience.errors import InputFileError
+
+SLO_FILE = "slo.yaml"
+FAMILIES = ("client", "hpa", "pdb", "anti_affinity", "outlier", "recovery")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class _SloBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    weight: float = Field(default=1.0, gt=0)
+    description: str = ""
+    warn_ratio: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lowercase letters, digits and dashes")
+        return value
+
+
+class ClientSlo(_SloBase):
+    """Client-side figures from the Locust windows (the `Aggregated` rows)."""
+
+    family: Literal["client"]
+    max_error_ratio: float | None = Field(default=None, ge=0, le=1)
+    max_chaos_window_error_ratio: float | None = Field(default=None, ge=0, le=1)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    min_window_requests: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> ClientSlo:
+        if all(
+            v is None
+            for v in (self.max_error_ratio, self.max_chaos_window_error_ratio, self.p95_ms, self.p99_ms)
+        ):
+            raise ValueError(
+                "a client SLO needs at least one of max_error_ratio, max_chaos_window_error_ratio, "
+                "p95_ms, p99_ms"
+            )
+        return self
+
+
+class HpaSlo(_SloBase):
+    """Scale-out within T of the surge, never above the maximum, back down after."""
+
+    family: Literal["hpa"]
+    workloads: list[str] = Field(min_length=1)
+    surge_experiment: str = "load-surge"
+    min_scale_up: int = Field(default=1, ge=0)
+    scale_up_within_s: float = Field(gt=0)
+    scale_down_to: int | None = Field(default=None, ge=0)
+    scale_down_within_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _down_pair(self) -> HpaSlo:
+        if (self.scale_down_to is None) != (self.scale_down_within_s is None):
+            raise ValueError("scale_down_to and scale_down_within_s go together")
+        return self
+
+
+class PdbSlo(_SloBase):
+    """Healthy pods never below the budget's minimum; drains finish within T."""
+
+    family: Literal["pdb"]
+    pdbs: list[str] = Field(default_factory=lambda: ["*/*"], min_length=1)
+    max_breach_s: float = Field(default=0.0, ge=0)
+    drain_activity: str = "*drain*"
+    drain_within_s: float | None = Field(default=None, gt=0)
+
+
+class AntiAffinitySlo(_SloBase):
+    """Never two replicas of a required-spread workload on one node; zones spread at the end."""
+
+    family: Literal["anti_affinity"]
+    workloads: list[str] = Field(min_length=1)
+    zone_spread: bool = True
+
+
+class OutlierSlo(_SloBase):
+    """Client error ratio back under a limit within T of a backend failing; an ejection seen."""
+
+    family: Literal["outlier"]
+    experiment: str = "gateway-outlier"
+    failing_activity: str = "*fail*"
+    max_error_ratio: float = Field(ge=0, le=1)
+    within_s: float = Field(gt=0)
+    require_ejection: bool = True
+    services: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+
+class RecoverySlo(_SloBase):
+    """Ready replicas back to the desired count within T of a pod kill."""
+
+    family: Literal["recovery"]
+    experiment: str = "pod-kill"
+    kill_activity: str = "*kill*"
+    workloads: list[str] = Field(min_length=1)
+    within_s: float = Field(gt=0)
+
+
+Slo = Annotated[
+    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo,
+    Field(discriminator="family"),
+]
+
+
+class SloFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    slos: list[Slo] = Field(min_length=1)
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_ids(cls, slos: list[_SloBase]) -> list[_SloBase]:
+        seen: set[str] = set()
+        for slo in slos:
+            if slo.id in seen:
+                raise ValueError(f"duplicate SLO id {slo.id!r}")
+            seen.add(slo.id)
+        return slos
+
+    def warn_ratio_of(self, slo: _SloBase) -> float:
+        return slo.warn_ratio if slo.warn_ratio is not None else self.warn_ratio
+
+
+def _field_path(data: object, loc: tuple[int | str, ...]) -> str:
+    """`slos[2].p95_ms` rather than `slos.2.client.p95_ms`: name SLOs by index and id."""
+    parts: list[str] = []
+    node: object = data
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node):
+                node = node[key]
+                if isinstance(node, dict) and isinstance(node.get("id"), str):
+                    label = f"[{key}]({node['id']})"
+            else:
+                node = None
+            if parts:
+                parts[-1] += label
+            else:
+                parts.append(label)
+            # pydantic inserts the discriminator value after a list index of a union
+            if i + 1 < len(loc) and isinstance(node, dict) and loc[i + 1] == node.get("family"):
+                i += 1
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+        i += 1
+    return ".".join(parts) or "(top level)"
+
+
+def load_slos(path: Path) -> SloFile:
+    """Load an SLO file (or the `slo.yaml` in a directory); bad input raises InputFileError."""
+    file = path / SLO_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise InputFileError(file, "no SLO file")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputFileError(file, f"invalid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise InputFileError(file, "expected a mapping with environment and slos")
+    try:
+        return SloFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        msg = str(err["msg"])
+        if err["type"] == "union_tag_invalid":
+            msg = f"unknown family (expected one of {', '.join(FAMILIES)})"
+            loc = (*loc, "family") if loc and loc[-1] != "family" else loc
+        elif err["type"] == "union_tag_not_found":
+            msg = f"missing family (one of {', '.join(FAMILIES)})"
+            loc = (*loc, "family")
+        msg = msg.removeprefix("Value error, ")
+        raise InputFileError(file, msg, field=_field_path(data, loc)) from None

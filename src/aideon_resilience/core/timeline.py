@@ -1,0 +1,367 @@
+"""The evidence timeline of a run: what the cluster, the proxy and the chaos suite did, and when.
+
+`timeline.jsonl` holds one JSON object per line, each with `t` (Unix seconds) and `kind`.
+Required fields are checked strictly (a bad line names the file and line); extra fields are
+ignored and lines of an unknown `kind` are skipped and counted (`Timeline.skipped`), so newer
+samplers stay readable by older reports.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from aideon_resilience.errors import InputFileError
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    t: float
+
+
+class WorkloadSample(_Event):
+    kind: Literal["workload"]
+    namespace: str
+    name: str
+    workload_kind: str
+    replicas: int
+    ready: int
+    hpa_min: int | None = None
+    hpa_max: int | None = None
+    hpa_current: int | None = None
+    hpa_desired: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PdbSample(_Event):
+    kind: Literal["pdb"]
+    namespace: str
+    name: str
+    current_healthy: int
+    desired_healthy: int
+    disruptions_allowed: int
+    expected_pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PlacementSample(_Event):
+    kind: Literal["placement"]
+    namespace: str
+    workload: str
+    node: str
+    zone: str | None = None
+    pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+
+class PendingSample(_Event):
+    kind: Literal["pending"]
+    namespace: str
+    workload: str
+    pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+
+class NodeSample(_Event):
+    kind: Literal["node"]
+    name: str
+    zone: str | None = None
+    ready: bool
+    unschedulable: bool
+
+
+class EjectionEvent(_Event):
+    kind: Literal["ejection"]
+    service: str
+    backend: str
+    state: Literal["down", "up"]
+
+
+class EvictionRefused(_Event):
+    kind: Literal["eviction_refused"]
+    namespace: str
+    pod: str
+    pdb: str | None = None
+    node: str | None = None
+
+
+class ChaosActivity(_Event):
+    kind: Literal["chaos"]
+    experiment: str
+    activity: str
+    type: Literal["action", "probe", "rollback"]
+    start: float
+    end: float
+    status: Literal["succeeded", "failed"]
+
+
+class ExperimentEvent(_Event):
+    kind: Literal["experiment"]
+    experiment: str
+    start: float
+    end: float
+    status: str
+    deviated: bool
+    title: str | None = None
+
+
+Event = Annotated[
+    WorkloadSample
+    | PdbSample
+    | PlacementSample
+    | PendingSample
+    | NodeSample
+    | EjectionEvent
+    | EvictionRefused
+    | ChaosActivity
+    | ExperimentEvent,
+    Field(discriminator="kind"),
+]
+KINDS = (
+    "workload",
+    "pdb",
+    "placement",
+    "pending",
+    "node",
+    "ejection",
+    "eviction_refused",
+    "chaos",
+    "experiment",
+)
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def matches(key: str, patterns: Iterable[str]) -> bool:
+    """`namespace/name` against shell-style patterns; a pattern without `/` matches the name."""
+    name = key.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        target = key if "/" in pattern else name
+        if fnmatch.fnmatchcase(target, pattern):
+            return True
+    return False
+
+
+@dataclass
+class Timeline:
+    """Events of one run grouped by kind, each list sorted by `t`."""
+
+    workloads: list[WorkloadSample] = field(default_factory=list)
+    pdbs: list[PdbSample] = field(default_factory=list)
+    placements: list[PlacementSample] = field(default_factory=list)
+    pending: list[PendingSample] = field(default_factory=list)
+    nodes: list[NodeSample] = field(default_factory=list)
+    ejections: list[EjectionEvent] = field(default_factory=list)
+    refusals: list[EvictionRefused] = field(default_factory=list)
+    chaos: list[ChaosActivity] = field(default_factory=list)
+    experiments: list[ExperimentEvent] = field(default_factory=list)
+    skipped: int = 0
+
+    @classmethod
+    def from_events(cls, events: Iterable[_Event], skipped: int = 0) -> Timeline:
+        tl = cls(skipped=skipped)
+        buckets: dict[type, list[_Event]] = {
+            WorkloadSample: tl.workloads,  # type: ignore[dict-item]
+            PdbSample: tl.pdbs,  # type: ignore[dict-item]
+            PlacementSample: tl.placements,  # type: ignore[dict-item]
+            PendingSample: tl.pending,  # type: ignore[dict-item]
+            NodeSample: tl.nodes,  # type: ignore[dict-item]
+            EjectionEvent: tl.ejections,  # type: ignore[dict-item]
+            EvictionRefused: tl.refusals,  # type: ignore[dict-item]
+            ChaosActivity: tl.chaos,  # type: ignore[dict-item]
+            ExperimentEvent: tl.experiments,  # type: ignore[dict-item]
+        }
+        for event in events:
+            buckets[type(event)].append(event)
+        for bucket in buckets.values():
+            bucket.sort(key=lambda e: e.t)
+        return tl
+
+    # ---- extent -------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return not any(
+            (
+                self.workloads,
+                self.pdbs,
+                self.placements,
+                self.pending,
+                self.nodes,
+                self.ejections,
+                self.refusals,
+                self.chaos,
+                self.experiments,
+            )
+        )
+
+    def span(self) -> tuple[float, float] | None:
+        """First and last time seen in any event (chaos spans included)."""
+        times: list[float] = []
+        for bucket in (
+            self.workloads,
+            self.pdbs,
+            self.placements,
+            self.pending,
+            self.nodes,
+            self.ejections,
+            self.refusals,
+        ):
+            if bucket:
+                times += [bucket[0].t, bucket[-1].t]
+        for act in self.chaos:
+            times += [act.start, act.end]
+        for exp in self.experiments:
+            times += [exp.start, exp.end]
+        return (min(times), max(times)) if times else None
+
+    # ---- series ---------------------------------------------------------------------------
+    def workload_series(self) -> dict[str, list[WorkloadSample]]:
+        """Samples per `namespace/name`, in time order."""
+        out: dict[str, list[WorkloadSample]] = defaultdict(list)
+        for s in self.workloads:
+            out[s.key].append(s)
+        return dict(out)
+
+    def pdb_series(self) -> dict[str, list[PdbSample]]:
+        out: dict[str, list[PdbSample]] = defaultdict(list)
+        for s in self.pdbs:
+            out[s.key].append(s)
+        return dict(out)
+
+    def placement_series(self) -> dict[str, list[PlacementSample]]:
+        """Placement changes per workload `namespace/name`."""
+        out: dict[str, list[PlacementSample]] = defaultdict(list)
+        for s in self.placements:
+            out[s.key].append(s)
+        return dict(out)
+
+    def pending_series(self) -> dict[str, list[PendingSample]]:
+        out: dict[str, list[PendingSample]] = defaultdict(list)
+        for s in self.pending:
+            out[s.key].append(s)
+        return dict(out)
+
+    def node_zones(self) -> dict[str, str | None]:
+        """Zone of every node seen (node samples first, then placements)."""
+        zones: dict[str, str | None] = {}
+        for p in self.placements:
+            zones.setdefault(p.node, p.zone)
+        for n in self.nodes:
+            if n.zone is not None or n.name not in zones:
+                zones[n.name] = n.zone
+        return zones
+
+    def pods_per_node(self) -> dict[str, list[tuple[float, int]]]:
+        """Running pods of all sampled workloads on each node over time (step series)."""
+        current: dict[tuple[str, str], int] = {}
+        totals: dict[str, int] = defaultdict(int)
+        out: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        for p in self.placements:
+            k = (p.key, p.node)
+            totals[p.node] += p.pods - current.get(k, 0)
+            current[k] = p.pods
+            series = out[p.node]
+            if series and series[-1][0] == p.t:
+                series[-1] = (p.t, totals[p.node])
+            else:
+                series.append((p.t, totals[p.node]))
+        return dict(out)
+
+    def experiment(self, name: str) -> ExperimentEvent | None:
+        """The first run of a chaos experiment by name (also matched against its title)."""
+        for ev in self.experiments:
+            if ev.experiment == name or ev.title == name:
+                return ev
+        return None
+
+    def activities(
+        self, experiment: str | None = None, pattern: str = "*", type_: str | None = "action"
+    ) -> list[ChaosActivity]:
+        """Chaos activities, optionally of one experiment, whose name matches a pattern."""
+        return sorted(
+            (
+                a
+                for a in self.chaos
+                if (experiment is None or a.experiment == experiment)
+                and (type_ is None or a.type == type_)
+                and fnmatch.fnmatchcase(a.activity, pattern)
+            ),
+            key=lambda a: a.start,
+        )
+
+
+def parse_event(line: str | bytes) -> _Event | None:
+    """One line to an event; None for an unknown kind. Raises ValueError on a bad line."""
+    try:
+        return _EVENT.validate_json(line)  # the fast path: pydantic-core parses and validates
+    except ValidationError:
+        pass  # find out why below, with a plain parse: unknown kind, or which field
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        if isinstance(kind, str) and isinstance(data.get("t"), int | float):
+            return None
+        raise ValueError("no kind" if kind is None else f"kind {kind!r} without a numeric t")
+    return _EVENT.validate_python(data)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        # drop the discriminator tag pydantic puts first
+        if loc and loc[0] in KINDS:
+            loc = loc[1:]
+        field = ".".join(loc) or "(record)"
+        return f"{field}: {err['msg']}"
+    if isinstance(exc, json.JSONDecodeError):
+        return "not valid JSON"
+    return str(exc)
+
+
+def load_timeline(path: Path) -> Timeline:
+    """Read a timeline file; a malformed line raises InputFileError naming the line and field."""
+    if not path.is_file():
+        raise InputFileError(path, "no such timeline file")
+    events: list[_Event] = []
+    skipped = 0
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = parse_event(line)
+            except (ValueError, ValidationError) as exc:
+                raise InputFileError(path, _describe(exc), field=f"line {lineno}") from None
+            if event is None:
+                skipped += 1
+            else:
+                events.append(event)
+    return Timeline.from_events(events, skipped=skipped)
+
+
+def write_timeline(path: Path, events: Iterable[BaseModel]) -> None:
+    """Append events to a timeline file (used by the sampler and by tests)."""
+    with path.open("a", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(event.model_dump_json(exclude_none=False) + "\n")

@@ -1,0 +1,88 @@
+"""Failing backend switch over the loopback admin endpoint; bounded Locust runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psutil
+import pytest
+
+from aideon_resilience.chaos import undo
+from aideon_resilience.chaos.actions import fail_backend, recover_backend, start_load, stop_load
+from aideon_resilience.errors import SafetyRefusal
+from tests.chaos.loopback import serve
+
+ROUTES = {("POST", "/admin/fail"): (200, '{"failing": true}'), ("POST", "/admin/recover"): (200, '{"failing": false}')}
+
+
+def test_fail_then_recover_backend(undo_dir: Path) -> None:
+    with serve(ROUTES) as (url, seen):
+        out = fail_backend(url)
+        assert out["backends"][0]["body"] == {"failing": True}
+        assert len(undo.current().pending("backend_recover")) == 1
+        back = recover_backend()
+        assert seen == [("POST", "/admin/fail"), ("POST", "/admin/recover")]
+    assert back["backends"][0]["body"] == {"failing": False}
+    assert undo.current().pending() == []
+    json.dumps(out), json.dumps(back)
+
+
+def test_undo_replay_recovers_a_failed_backend(undo_dir: Path) -> None:
+    with serve(ROUTES) as (url, seen):
+        fail_backend(url)
+        result = undo.replay(undo_dir)
+        assert seen[-1] == ("POST", "/admin/recover")
+    assert result.undone == [f"recover backend {url}"]
+
+
+def test_backend_must_be_loopback_and_explicit(undo_dir: Path) -> None:
+    with pytest.raises(SafetyRefusal, match="not a loopback address"):
+        fail_backend("http://10.0.0.5:8080")
+    with pytest.raises(SafetyRefusal, match="explicit target"):
+        fail_backend("")
+    assert undo.pending_steps(undo_dir) == []
+
+
+def test_admin_error_is_an_activity_failure(undo_dir: Path) -> None:
+    with serve({}) as (url, _seen), pytest.raises(Exception, match="answered 404"):
+        fail_backend(url)
+
+
+def test_load_is_bounded_and_loopback_only(undo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lf = tmp_path / "lf.py"
+    lf.write_text("")
+    with pytest.raises(SafetyRefusal, match="not a loopback address"):
+        start_load("http://example.com", locustfile=str(lf))
+    monkeypatch.setenv("AIDEON_CHAOS_MAX_USERS", "10")
+    with pytest.raises(Exception, match="users 11 is above the limit 10"):
+        start_load("http://127.0.0.1:9", users=11, locustfile=str(lf))
+    with pytest.raises(Exception, match="duration 100000 is above the limit"):
+        start_load("http://127.0.0.1:9", users=1, duration=100000, locustfile=str(lf))
+    assert undo.pending_steps(undo_dir) == []
+
+
+def test_started_load_is_stopped_by_stop_load(undo_dir: Path, tmp_path: Path) -> None:
+    # a locustfile with a user that never sends traffic: this checks the process control only
+    lf = tmp_path / "idle.py"
+    lf.write_text(
+        "from locust import User, constant\n"
+        "class Idle(User):\n"
+        "    wait_time = constant(1)\n"
+        "    from locust import task\n"
+        "    @task\n"
+        "    def nothing(self):\n"
+        "        pass\n"
+    )
+    out = start_load("http://127.0.0.1:9", users=1, duration=60, locustfile=str(lf))
+    pid = out["pid"]
+    try:
+        assert psutil.pid_exists(pid)
+        assert out["undo_step"].endswith(".undo.json")
+        stopped = stop_load()
+        assert len(stopped["stopped"]) == 1
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        if psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+    assert undo.current().pending() == []

@@ -1,0 +1,90 @@
+"""The safety control refuses before any mutation and restores at the end; SIGTERM handling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from chaoslib.exceptions import InterruptExecution
+
+from aideon_resilience.chaos import signals, undo
+from aideon_resilience.chaos.actions import drain_nodes
+from aideon_resilience.chaos.controls import safety
+from tests.chaos.fakekube import FakeKube
+
+NS = "aideon-backend"
+
+
+@pytest.fixture
+def opted_in(fake: FakeKube) -> FakeKube:
+    fake.core.namespaces[NS] = {"chaos.aideon.io/allowed": "true"}
+    fake.core.namespaces["aideon-data"] = {}
+    return fake
+
+
+def _run_control(namespaces: str, configuration: dict[str, str] | None = None) -> None:
+    safety.before_experiment_control(context={}, configuration=configuration or {}, secrets=None, namespaces=namespaces)
+
+
+def test_context_not_allow_listed_is_refused_and_nothing_changes(
+    opted_in: FakeKube, monkeypatch: pytest.MonkeyPatch, undo_dir: Path
+) -> None:
+    monkeypatch.setenv("KUBERNETES_CONTEXT", "staging-eu")
+    with pytest.raises(InterruptExecution, match="'staging-eu' is not allow-listed"):
+        _run_control(NS)
+    journal: dict[str, object] = {}
+    safety.after_experiment_control(context={}, state=journal)
+    assert opted_in.core.mutations == []
+    assert not undo_dir.exists() or undo.pending_steps(undo_dir) == []
+    assert "refused" in journal["aideon_undo"]  # type: ignore[operator]
+
+
+def test_namespace_without_opt_in_label_is_refused(opted_in: FakeKube) -> None:
+    with pytest.raises(InterruptExecution, match="'aideon-data' has not opted in"):
+        _run_control(f"{NS},aideon-data")
+    with pytest.raises(InterruptExecution, match="'nope' does not exist"):
+        _run_control("nope")
+    assert opted_in.core.mutations == []
+
+
+def test_namespaces_come_from_configuration_and_are_required(opted_in: FakeKube) -> None:
+    _run_control("", {"namespace": NS})
+    safety.after_experiment_control(context={}, state={})
+    with pytest.raises(InterruptExecution, match="no target namespace"):
+        _run_control("")
+
+
+def test_unverifiable_target_fails_closed(opted_in: FakeKube, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(name: str) -> None:
+        raise ConnectionError("apiserver unreachable")
+
+    monkeypatch.setattr(opted_in.core, "read_namespace", broken)
+    with pytest.raises(InterruptExecution, match="could not verify the target: apiserver unreachable"):
+        _run_control(NS)
+
+
+def test_after_experiment_replays_what_rollbacks_left(opted_in: FakeKube) -> None:
+    _run_control(NS)
+    try:
+        drain_nodes(name="node-a1", timeout=5)  # method ran, rollbacks did not (default strategy)
+    finally:
+        journal: dict[str, object] = {}
+        safety.after_experiment_control(context={}, state=journal)
+    assert opted_in.core.nodes["node-a1"].spec.unschedulable is False
+    assert journal["aideon_undo"]["undone"] == ["uncordon node node-a1"]  # type: ignore[index]
+
+
+def test_sigterm_during_a_run_raises_terminated(opted_in: FakeKube) -> None:
+    _run_control(NS)
+    try:
+        assert signal.getsignal(signal.SIGTERM) is signals._on_sigterm
+        with pytest.raises(signals.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts the sleep
+    finally:
+        safety.after_experiment_control(context={}, state={})
+    assert signal.getsignal(signal.SIGTERM) is not signals._on_sigterm
+    assert isinstance(signals.Terminated(), KeyboardInterrupt)  # never swallowed as ActivityFailed
