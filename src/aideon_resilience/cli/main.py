@@ -40,14 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         _err.print("aideon-resilience: interrupted", markup=False)
         code = 130
-    except Exception as exc:  # click usage errors arrive as ClickException subclasses
-        import click
-
-        if isinstance(exc, click.ClickException):
-            _err.print(f"aideon-resilience: {exc.format_message()}", markup=False)
-            code = 2
-        else:
-            raise
+    except typer.TyperException as exc:  # usage errors of typer's (vendored) click parser
+        fmt = getattr(exc, "format_message", None)
+        _err.print(f"aideon-resilience: {fmt() if callable(fmt) else exc}", markup=False)
+        code = 2
     else:  # with standalone_mode=False click returns the code of typer.Exit instead of raising
         code = result if isinstance(result, int) else 0
     if argv is None:
