@@ -60,7 +60,8 @@ def test_kwokctl_configuration_binds_loopback_uses_local_binaries_and_fast_heart
     assert opts["kubeApiserverPort"] == 31000
     assert opts["heartbeatFactor"] == 1
     # a lost node must turn NotReady within 60 s: lease + grace period well below that
-    assert opts["nodeLeaseDurationSeconds"] + opts["kubeControllerManagerNodeMonitorGracePeriodMilliseconds"] / 1000 < 60
+    grace_s = opts["kubeControllerManagerNodeMonitorGracePeriodMilliseconds"] / 1000
+    assert opts["nodeLeaseDurationSeconds"] + grace_s < 60
     for key in ("kubeApiserverBinary", "etcdBinary", "kwokControllerBinary", "metricsServerBinary", "kubectlBinary"):
         assert opts[key].startswith(str(tmp_path / "bin")), key
     # nothing is downloaded: the metrics-server manifests are a local kustomize directory
