@@ -1,0 +1,1 @@
+"""Kubernetes adapters: the evidence sampler and helpers around the official client."""

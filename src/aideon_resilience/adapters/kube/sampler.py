@@ -1,0 +1,285 @@
+"""The evidence sampler: watches (not repeated lists) of the cluster, written as a timeline.
+
+One thread per resource kind follows a watch from a resource version and turns each event
+into timeline records (see `aideon_resilience.core.timeline`): workload replicas with the HPA's
+bounds and current/desired counts, each PDB's healthy/minimum/disruptions allowed, running pods
+per node and zone, pending pods, node conditions. A record is written only when what it says
+changed. An expired watch (410 Gone) is resumed with a fresh list, as client-go's reflector does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, watch
+
+from aideon_resilience.core.timeline import (
+    NodeSample,
+    PdbSample,
+    PendingSample,
+    PlacementSample,
+    WorkloadSample,
+)
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+NAME_LABELS = ("app.kubernetes.io/name", "app")
+
+
+def _workload_of(pod: Any) -> str:
+    labels = pod.metadata.labels or {}
+    for key in NAME_LABELS:
+        if labels.get(key):
+            return str(labels[key])
+    for ref in pod.metadata.owner_references or []:
+        name = str(ref.name)
+        if ref.kind == "ReplicaSet" and "pod-template-hash" in labels:
+            return name.removesuffix("-" + labels["pod-template-hash"])
+        return name
+    return str(pod.metadata.name)
+
+
+class TimelineWriter:
+    """Appends records to `timeline.jsonl`, one JSON object per line, from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fh = path.open("a", encoding="utf-8")
+        self.count = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":"))
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            self.count += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+class Sampler:
+    """Follows the cluster with watches and records the timeline until `stop()`."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        writer: TimelineWriter,
+        namespaces: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api
+        self.writer = writer
+        self.namespaces = set(namespaces) if namespaces else None
+        self.clock = clock
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.errors: list[str] = []
+        # state, guarded by _lock
+        self._workloads: dict[tuple[str, str], dict[str, Any]] = {}
+        self._hpas: dict[tuple[str, str], dict[str, Any]] = {}  # by target (ns, workload)
+        self._pods: dict[tuple[str, str], tuple[str, str | None, str]] = {}  # -> (workload, node, phase)
+        self._node_zone: dict[str, str | None] = {}
+        self._last: dict[tuple[str, ...], str] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        core = client.CoreV1Api(self.api)
+        apps = client.AppsV1Api(self.api)
+        autoscaling = client.AutoscalingV2Api(self.api)
+        policy = client.PolicyV1Api(self.api)
+        streams: list[tuple[str, Callable[..., Any], Callable[[str, Any], None]]] = [
+            ("nodes", core.list_node, self._on_node),
+            ("pods", core.list_pod_for_all_namespaces, self._on_pod),
+            ("deployments", apps.list_deployment_for_all_namespaces, self._on_workload),
+            ("statefulsets", apps.list_stateful_set_for_all_namespaces, self._on_workload),
+            ("hpas", autoscaling.list_horizontal_pod_autoscaler_for_all_namespaces, self._on_hpa),
+            ("pdbs", policy.list_pod_disruption_budget_for_all_namespaces, self._on_pdb),
+        ]
+        for name, list_fn, handler in streams:
+            t = threading.Thread(target=self._follow, args=(name, list_fn, handler), name=f"sampler-{name}",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def __enter__(self) -> Sampler:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- watch loop ----------------------------------------------------------------------------
+    def _follow(self, name: str, list_fn: Callable[..., Any], handler: Callable[[str, Any], None]) -> None:
+        resource_version: str | None = None
+        while not self._stop.is_set():
+            try:
+                if resource_version is None:
+                    listing = list_fn(_request_timeout=30)
+                    for item in listing.items:
+                        handler("ADDED", item)
+                    resource_version = listing.metadata.resource_version
+                w = watch.Watch()
+                for event in w.stream(list_fn, resource_version=resource_version, timeout_seconds=5,
+                                      allow_watch_bookmarks=True, _request_timeout=15):
+                    if self._stop.is_set():
+                        w.stop()
+                        break
+                    obj = event["object"]
+                    if event["type"] == "ERROR":  # a Status, e.g. 410 Gone: list again
+                        resource_version = None
+                        break
+                    if isinstance(obj, dict):  # bookmarks arrive undecoded
+                        resource_version = obj.get("metadata", {}).get("resourceVersion") or resource_version
+                        continue
+                    resource_version = obj.metadata.resource_version
+                    if event["type"] != "BOOKMARK":
+                        handler(event["type"], obj)
+            except client.ApiException as exc:
+                if exc.status == 410:
+                    resource_version = None  # expired: list again
+                else:
+                    self._error(f"{name}: API error {exc.status}")
+                    self._stop.wait(1)
+            except Exception as exc:  # a dropped connection: resume from the last version
+                self._error(f"{name}: {exc.__class__.__name__}: {exc}")
+                self._stop.wait(1)
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            if len(self.errors) < 100:
+                self.errors.append(message)
+
+    def _in_scope(self, namespace: str | None) -> bool:
+        return self.namespaces is None or namespace in self.namespaces
+
+    def _emit(self, key: tuple[str, ...], record: dict[str, Any]) -> None:
+        """Write `record` unless it says the same as the last record for `key` (ignoring t)."""
+        body = json.dumps(record, sort_keys=True)
+        with self._lock:
+            if self._last.get(key) == body:
+                return
+            self._last[key] = body
+        self.writer.write({"t": self.clock(), **record})
+
+    # -- handlers ------------------------------------------------------------------------------
+    def _on_node(self, kind: str, node: Any) -> None:
+        name = node.metadata.name
+        zone = (node.metadata.labels or {}).get(ZONE_LABEL)
+        with self._lock:
+            self._node_zone[name] = zone
+        ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+        if kind == "DELETED":
+            ready = False
+        rec = NodeSample(t=0, kind="node", name=name, zone=zone, ready=ready,
+                         unschedulable=bool(node.spec.unschedulable))
+        self._emit(("node", name), rec.model_dump(exclude={"t"}))
+
+    def _on_workload(self, kind: str, obj: Any) -> None:
+        ns, name = obj.metadata.namespace, obj.metadata.name
+        if not self._in_scope(ns):
+            return
+        with self._lock:
+            if kind == "DELETED":
+                self._workloads.pop((ns, name), None)
+                return
+            self._workloads[(ns, name)] = {
+                "workload_kind": obj.kind or ("StatefulSet" if hasattr(obj.spec, "service_name") else "Deployment"),
+                "replicas": int(obj.spec.replicas or 0),
+                "ready": int(obj.status.ready_replicas or 0),
+            }
+        self._emit_workload(ns, name)
+
+    def _on_hpa(self, kind: str, hpa: Any) -> None:
+        ns = hpa.metadata.namespace
+        if not self._in_scope(ns):
+            return
+        target = hpa.spec.scale_target_ref.name
+        with self._lock:
+            if kind == "DELETED":
+                self._hpas.pop((ns, target), None)
+            else:
+                self._hpas[(ns, target)] = {
+                    "hpa_min": hpa.spec.min_replicas,
+                    "hpa_max": hpa.spec.max_replicas,
+                    "hpa_current": hpa.status.current_replicas if hpa.status else None,
+                    "hpa_desired": hpa.status.desired_replicas if hpa.status else None,
+                }
+        self._emit_workload(ns, target)
+
+    def _emit_workload(self, ns: str, name: str) -> None:
+        with self._lock:
+            wl = self._workloads.get((ns, name))
+            hpa = self._hpas.get((ns, name), {})
+        if wl is None:
+            return
+        rec = WorkloadSample(t=0, kind="workload", namespace=ns, name=name, **wl, **hpa)
+        self._emit(("workload", ns, name), rec.model_dump(exclude={"t"}))
+
+    def _on_pdb(self, kind: str, pdb: Any) -> None:
+        ns = pdb.metadata.namespace
+        if not self._in_scope(ns) or kind == "DELETED" or pdb.status is None:
+            return
+        st = pdb.status
+        rec = PdbSample(
+            t=0, kind="pdb", namespace=ns, name=pdb.metadata.name,
+            current_healthy=int(st.current_healthy or 0), desired_healthy=int(st.desired_healthy or 0),
+            disruptions_allowed=int(st.disruptions_allowed or 0), expected_pods=int(st.expected_pods or 0),
+        )
+        self._emit(("pdb", ns, pdb.metadata.name), rec.model_dump(exclude={"t"}))
+
+    def _on_pod(self, kind: str, pod: Any) -> None:
+        ns = pod.metadata.namespace
+        if not self._in_scope(ns):
+            return
+        key = (ns, pod.metadata.name)
+        workload = _workload_of(pod)
+        with self._lock:
+            before = self._pods.get(key)
+            if kind == "DELETED":
+                self._pods.pop(key, None)
+            else:
+                phase = "Terminating" if pod.metadata.deletion_timestamp else str(pod.status.phase)
+                self._pods[key] = (workload, pod.spec.node_name, phase)
+        touched = {workload} | ({before[0]} if before else set())
+        for wl in touched:
+            self._emit_placement(ns, wl)
+
+    def _emit_placement(self, ns: str, workload: str) -> None:
+        with self._lock:
+            per_node: dict[str, int] = defaultdict(int)
+            pending = 0
+            for (pns, _), (wl, node, phase) in self._pods.items():
+                if pns != ns or wl != workload:
+                    continue
+                if phase == "Running" and node:
+                    per_node[node] += 1
+                elif phase == "Pending":
+                    pending += 1
+            known_nodes = {k[3] for k in self._last if k[:3] == ("placement", ns, workload)}
+            zones = dict(self._node_zone)
+        for node in sorted(known_nodes | set(per_node)):
+            rec = PlacementSample(t=0, kind="placement", namespace=ns, workload=workload, node=node,
+                                  zone=zones.get(node), pods=per_node.get(node, 0))
+            self._emit(("placement", ns, workload, node), rec.model_dump(exclude={"t"}))
+        prec = PendingSample(t=0, kind="pending", namespace=ns, workload=workload, pods=pending)
+        self._emit(("pending", ns, workload), prec.model_dump(exclude={"t"}))
+
+
+def record(writer: TimelineWriter, kind: str, **fields: Any) -> None:
+    """Write one record that does not come from a watch (a refusal, an ejection, a chaos event)."""
+    fields.setdefault("t", time.time())
+    writer.write({"kind": kind, **fields})

@@ -1,0 +1,85 @@
+"""The watch-based sampler records what the control plane did, as timeline records the core reads."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from aideon_resilience.adapters.kube.sampler import Sampler, TimelineWriter
+from aideon_resilience.adapters.localcluster import LocalCluster
+from aideon_resilience.core.timeline import load_timeline
+from tests.adapters.localcluster.kubehelpers import deployment, namespace, running, wait_for
+from tests.conftest import KubeCluster
+
+
+def _pod(name: str, node: str | None, phase: str, app: str = "web") -> Any:
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name=name, namespace="ns", labels={"app": app}, owner_references=[],
+                                 deletion_timestamp=None, resource_version="1"),
+        spec=SimpleNamespace(node_name=node),
+        status=SimpleNamespace(phase=phase),
+    )
+
+
+def test_pod_events_become_placement_and_pending_records_only_when_they_change(tmp_path: Path) -> None:
+    writer = TimelineWriter(tmp_path / "timeline.jsonl")
+    s = Sampler(client.ApiClient(), writer, clock=lambda: 100.0)
+    s._on_pod("ADDED", _pod("a", None, "Pending"))
+    s._on_pod("MODIFIED", _pod("a", "n1", "Running"))
+    s._on_pod("MODIFIED", _pod("a", "n1", "Running"))  # same state: nothing new
+    s._on_pod("ADDED", _pod("b", "n1", "Running"))
+    s._on_pod("DELETED", _pod("a", "n1", "Running"))
+    writer.close()
+    tl = load_timeline(tmp_path / "timeline.jsonl")
+    assert [(p.node, p.pods) for p in tl.placements] == [("n1", 1), ("n1", 2), ("n1", 1)]
+    assert [p.pods for p in tl.pending] == [1, 0]
+
+
+@pytest.mark.cluster
+def test_sampler_follows_replicas_hpa_pdb_placement_and_nodes(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    api = LocalCluster().api_client()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    autoscaling, policy = client.AutoscalingV2Api(api), client.PolicyV1Api(api)
+    path = tmp_path / "timeline.jsonl"
+    with namespace(core, "t-sampler") as ns:
+        writer = TimelineWriter(path)
+        sampler = Sampler(api, writer, namespaces=[ns])
+        sampler.start()
+        try:
+            apps.create_namespaced_deployment(ns, deployment("web", 2))
+            policy.create_namespaced_pod_disruption_budget(
+                ns, {"metadata": {"name": "web"}, "spec": {"maxUnavailable": 1,
+                                                          "selector": {"matchLabels": {"app": "web"}}}})
+            autoscaling.create_namespaced_horizontal_pod_autoscaler(ns, {
+                "metadata": {"name": "web"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                         "minReplicas": 2, "maxReplicas": 4,
+                         "metrics": [{"type": "Resource", "resource": {
+                             "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+            })
+            wait_for("2 running pods", lambda: len(running(core, ns, "web")) == 2)
+            victim = running(core, ns, "web")[0]
+            core.delete_namespaced_pod(victim.metadata.name, ns, grace_period_seconds=0)
+            wait_for("a replacement", lambda: len(running(core, ns, "web")) == 2
+                     and victim.metadata.name not in {p.metadata.name for p in running(core, ns, "web")})
+            time.sleep(3)
+        finally:
+            sampler.stop()
+            writer.close()
+    tl = load_timeline(path)
+    wl = [w for w in tl.workloads if w.name == "web"]
+    assert wl and wl[-1].replicas == 2 and wl[-1].ready == 2
+    assert any(w.hpa_min == 2 and w.hpa_max == 4 for w in wl)
+    pdb = [p for p in tl.pdbs if p.name == "web"]
+    assert pdb and pdb[-1].desired_healthy == 1 and pdb[-1].current_healthy == 2
+    placed = [p for p in tl.placements if p.workload == "web"]
+    assert placed and all(p.zone and p.zone.startswith("zone-") for p in placed)
+    # the kill shows as a node going from one pod to fewer before the replacement arrives
+    assert any(p.node == victim.spec.node_name for p in placed)
+    assert {n.name for n in tl.nodes} >= {"node-a1", "node-b1", "node-c1"}
+    assert not sampler.errors, sampler.errors
