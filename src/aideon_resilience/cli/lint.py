@@ -65,14 +65,10 @@ def kustomization_documents(root: Path) -> list[dict[str, Any]]:
             raise InputFileError(file, "invalid YAML") from None
         if not isinstance(data, dict):
             raise InputFileError(file, "a kustomization must be a mapping")
-        docs.append(
-            {
-                **data,
-                "apiVersion": data.get("apiVersion", "kustomize.config.k8s.io/v1beta1"),
-                "kind": data.get("kind", "Kustomization"),
-                "metadata": {"name": str(file)},
-            }
-        )
+        kind = str(data.get("kind", "Kustomization"))
+        version = "v1alpha1" if kind == "Component" else "v1beta1"
+        api_version = data.get("apiVersion", f"kustomize.config.k8s.io/{version}")
+        docs.append({**data, "apiVersion": api_version, "kind": kind, "metadata": {"name": str(file)}})
         for key in ("resources", "components", "bases"):
             for entry in data.get(key) or []:
                 candidate = directory / str(entry)
@@ -116,7 +112,7 @@ def _summary(path: Path, findings: list[Finding], origin: str) -> str:
 
 def lint_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="kustomize directories or YAML files", show_default=False)
+        list[Path], typer.Argument(metavar="PATH", help="kustomize directories or YAML files", show_default=False)
     ],
     nodes: Annotated[
         int | None,

@@ -159,3 +159,9 @@ def test_unknown_kinds_are_named_and_crds_in_the_input_make_kinds_known() -> Non
     }
     assert unknown_kinds([*widget, crd]) == []
     assert unknown_kinds(load("clean.yaml")) == []
+
+
+def test_manifests_readme_documents_every_rule_with_its_severity() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "manifests" / "README.md").read_text(encoding="utf-8")
+    for r in RULES:
+        assert f"| `{r.code}` | {r.severity.value} |" in readme, r.code
