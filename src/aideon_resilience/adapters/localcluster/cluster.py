@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
+from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.localcluster import nodes as node_ops
 from aideon_resilience.adapters.localcluster.binaries import ensure_binaries
 from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
@@ -155,9 +156,7 @@ class LocalCluster:
     def api_client(self, timeout: float = 5) -> client.ApiClient:
         if not self.paths.kubeconfig.is_file():
             raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
-        api = config.new_client_from_config(config_file=str(self.paths.kubeconfig), context=self.paths.context)
-        api.configuration.retries = 0
-        return api
+        return api_client_for(self.paths.kubeconfig, self.paths.context)
 
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api_client())

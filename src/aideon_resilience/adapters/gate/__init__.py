@@ -1,0 +1,1 @@
+"""The pre-release resilience gate: load + chaos suite + evidence timeline + SLO verdict."""

@@ -1,0 +1,88 @@
+"""Runs the chaos suite of a gate run: `chaos run` per experiment, journals into the run directory.
+
+The exit code of `chaos run` is not trusted (it is 0 when the steady state broke): each journal
+is read instead. Rollbacks always run (`--rollback-strategy always`), and every run is bounded
+by the experiment timeout; a run that overstays is interrupted (SIGINT, so its rollbacks and
+undo log replay run), then killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aideon_resilience.core.journal import JournalSummary, read_journal
+from aideon_resilience.errors import AideonError
+
+
+@dataclass
+class ExperimentRun:
+    name: str
+    journal: Path
+    returncode: int
+    timed_out: bool
+    summary: JournalSummary | None
+    problem: str = ""
+
+
+def chaos_command(experiment: Path, journal: Path, log: Path) -> list[str]:
+    chaos = Path(sys.executable).with_name("chaos")
+    return [
+        str(chaos), "--log-file", str(log), "run", "--rollback-strategy", "always",
+        "--journal-path", str(journal), str(experiment),
+    ]
+
+
+def run_experiment(
+    experiment: Path,
+    journals: Path,
+    env: dict[str, str],
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+) -> ExperimentRun:
+    name = experiment.stem
+    journal = journals / f"{name}.json"
+    log = journals / f"{name}.log"
+    proc = subprocess.Popen(
+        chaos_command(experiment, journal, log),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **env},
+        start_new_session=True, text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    os.set_blocking(proc.stdout.fileno(), False)
+    while proc.poll() is None:
+        line = proc.stdout.readline()
+        if line and on_line is not None:
+            on_line(line.rstrip())
+        if not line:
+            time.sleep(0.2)
+        if time.monotonic() > deadline and not timed_out:
+            timed_out = True
+            proc.send_signal(signal.SIGINT)  # rollbacks and the undo log replay run on SIGINT
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    for line in proc.stdout.read().splitlines():
+        if on_line is not None:
+            on_line(line)
+    summary: JournalSummary | None = None
+    problem = ""
+    if journal.is_file():
+        try:
+            summary = read_journal(journal)
+        except AideonError as exc:
+            problem = str(exc)
+    else:
+        problem = f"{name}: chaos run wrote no journal (exit code {proc.returncode})"
+    if timed_out:
+        problem = f"{name}: interrupted after the experiment timeout of {timeout:.0f}s"
+    return ExperimentRun(name, journal, int(proc.returncode or 0), timed_out, summary, problem)

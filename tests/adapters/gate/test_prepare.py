@@ -1,0 +1,89 @@
+"""The gate refuses unusable input and unsafe targets before anything changes (exit 2)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aideon_resilience.adapters.gate.run import GateOptions, prepare
+from aideon_resilience.cli.main import main
+from aideon_resilience.errors import InputFileError, SafetyRefusal
+from tests.conftest import REPO
+
+
+@pytest.fixture()
+def manifests(tmp_path: Path) -> Path:
+    """A copy of the environments' gate inputs (slo, shape, gate) that tests may break."""
+    root = tmp_path / "manifests"
+    for env in ("local", "staging"):
+        src = REPO / "manifests" / "environments" / env
+        dst = root / "environments" / env
+        dst.mkdir(parents=True)
+        for name in ("slo.yaml", "cluster-shape.yaml", "gate.yaml"):
+            shutil.copyfile(src / name, dst / name)
+    return root
+
+
+def _opts(manifests: Path, tmp_path: Path, **kw: object) -> GateOptions:
+    return GateOptions(manifests=manifests, out=tmp_path / "reports", chaos_dir=REPO / "chaos", **kw)  # type: ignore[arg-type]
+
+
+def test_local_inputs_are_accepted_and_name_a_fresh_run_directory(manifests: Path, tmp_path: Path) -> None:
+    prep = prepare(_opts(manifests, tmp_path, run_id="r1"))
+    assert prep.context == "kwok-aideon"
+    assert [p.stem for p in prep.experiments] == prep.config.experiments
+    assert prep.run_dir == tmp_path / "reports" / "r1"
+    assert not prep.run_dir.exists()  # nothing written yet
+
+
+def test_unknown_experiment_names_the_gate_file_and_field(manifests: Path, tmp_path: Path) -> None:
+    gate = manifests / "environments" / "local" / "gate.yaml"
+    gate.write_text(gate.read_text().replace("pod-kill,", "pod-kil,"))
+    with pytest.raises(InputFileError, match=r"gate\.yaml: experiments: experiment 'pod-kil' has no file"):
+        prepare(_opts(manifests, tmp_path))
+
+
+def test_malformed_slo_file_is_an_input_error(manifests: Path, tmp_path: Path) -> None:
+    (manifests / "environments" / "local" / "slo.yaml").write_text("slos: [\n")
+    with pytest.raises(InputFileError, match=r"slo\.yaml"):
+        prepare(_opts(manifests, tmp_path))
+
+
+def test_unbounded_gate_is_refused(manifests: Path, tmp_path: Path) -> None:
+    gate = manifests / "environments" / "local" / "gate.yaml"
+    gate.write_text(gate.read_text().replace("max_seconds: 600", "max_seconds: 999999"))
+    with pytest.raises(InputFileError, match=r"gate\.yaml: max_seconds: Input should be less than or equal to 14400"):
+        prepare(_opts(manifests, tmp_path))
+
+
+def test_non_local_context_must_be_named_and_allow_listed(manifests: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", raising=False)
+    with pytest.raises(SafetyRefusal, match="name the cluster with --context"):
+        prepare(_opts(manifests, tmp_path, env="staging"))
+    with pytest.raises(SafetyRefusal, match="--context staging-eu: not allow-listed"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu"))
+    monkeypatch.setenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", "staging-eu")
+    with pytest.raises(SafetyRefusal, match="set AIDEON_GATEWAY_URL"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu"))
+    prep = prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu",
+                         gateway_url="http://127.0.0.1:8080"))
+    assert prep.context == "staging-eu"
+
+
+def test_local_environment_refuses_another_context(manifests: Path, tmp_path: Path) -> None:
+    with pytest.raises(SafetyRefusal, match="the local environment runs on kwok-aideon only"):
+        prepare(_opts(manifests, tmp_path, context="prod"))
+
+
+def test_cli_refusal_is_one_line_exit_2_and_writes_nothing(manifests: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports"
+    code = main(["gate", "--env", "staging", "--context", "prod", "--manifests", str(manifests), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["aideon-resilience: --context prod: not allow-listed; add it to AIDEON_CHAOS_ALLOWED_CONTEXTS "
+                   "to let the gate break it (nothing was changed)"]
+    assert not out.exists()
