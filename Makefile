@@ -43,8 +43,7 @@ cluster-down: venv
 	$(BIN)/aideon-resilience cluster down
 
 gate: venv binaries
-	$(BIN)/aideon-resilience cluster up
-	$(BIN)/aideon-resilience cluster status
+	$(BIN)/aideon-resilience gate --env local
 
 bench: venv binaries
 	$(BIN)/python benchmarks/run.py
