@@ -125,7 +125,7 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None
 
 
-def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple[Path, str | None]:
+def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple[Path | None, str | None]:
     """KUBECONFIG path and gateway URL; on the local environment, cluster up and deploy first."""
     if opts.env == LOCAL_ENV:
         from aideon_resilience.adapters.localcluster import LocalCluster
@@ -140,6 +140,8 @@ def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple
         return cluster.paths.kubeconfig, opts.gateway_url or url
     import os
 
+    if prep.context == "in-cluster" and not os.environ.get("KUBECONFIG"):
+        return None, opts.gateway_url  # the pod's service account
     kubeconfig = Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
     if not kubeconfig.is_file():
         raise InputFileError(kubeconfig, "KUBECONFIG: no such kubeconfig")
@@ -171,7 +173,7 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
 
     from aideon_resilience.adapters.kube.client import api_client_for
 
-    api = api_client_for(kubeconfig, prep.context)
+    api = api_client_for(kubeconfig, None if kubeconfig is None else prep.context)
     run_dir = prep.run_dir
     (run_dir / JOURNALS_DIR).mkdir(parents=True)
     shutil.copyfile(prep.slo_path, run_dir / SLO_FILE)
@@ -187,11 +189,12 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
     load: LoadRun | None = None
     runs: list[ExperimentRun] = []
     env = {
-        "KUBECONFIG": str(kubeconfig),
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
         "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
         "AIDEON_WINDOWS_FILE": str(run_dir / WINDOWS_FILE),
     }
+    if kubeconfig is not None:
+        env["KUBECONFIG"] = str(kubeconfig)
     try:
         cfg = prep.config
         if cfg.load.enabled and gateway_url:

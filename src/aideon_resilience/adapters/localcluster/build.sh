@@ -4,7 +4,11 @@
 #   etcd, kwok, kwokctl, metrics-server.
 # Idempotent: a component whose binary already reports the pinned version is not rebuilt.
 # Cache: $AIDEON_CACHE_DIR (default ~/.cache/aideon-resilience); binaries in $AIDEON_CACHE_DIR/bin.
+# Usage: build.sh [kubernetes|etcd|kwok|metrics-server ...]   (default: all four)
+#        KUBE_BINARIES="kubectl" build.sh kubernetes        (only some Kubernetes binaries)
 set -euo pipefail
+sections=${*:-kubernetes etcd kwok metrics-server}
+want() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -52,10 +56,13 @@ build() { # DIR LDFLAGS OUT PKG...
 }
 
 # --- Kubernetes -----------------------------------------------------------------------------
-k8s_bins="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+k8s_bins=${KUBE_BINARIES:-kube-apiserver kube-controller-manager kube-scheduler kubectl}
 need_k8s=0
+want kubernetes || k8s_bins=""
 for b in $k8s_bins; do has_version "$b" "$KUBERNETES_VERSION" || need_k8s=1; done
-if [ $need_k8s = 1 ]; then
+if [ -z "$k8s_bins" ]; then
+  :
+elif [ $need_k8s = 1 ]; then
   step "Kubernetes $KUBERNETES_VERSION: resolving the staging modules"
   dir="$work/kubernetes"
   rm -rf "$dir"; mkdir -p "$dir"
@@ -75,15 +82,17 @@ if [ $need_k8s = 1 ]; then
     ld="$ld -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   step "Kubernetes $KUBERNETES_VERSION: building $k8s_bins (the cold build takes a while on 2 cores)"
-  build "$dir" "$ld" "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  pkgs=(); for b in $k8s_bins; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  build "$dir" "$ld" "$bin/" "${pkgs[@]}"
   for b in $k8s_bins; do echo "$KUBERNETES_VERSION" > "$bin/.$b.version"; done
 else
   step "Kubernetes $KUBERNETES_VERSION: cached"
 fi
 
 # --- etcd -----------------------------------------------------------------------------------
-if ! has_version etcd "$ETCD_VERSION"; then
+if ! want etcd; then
+  :
+elif ! has_version etcd "$ETCD_VERSION"; then
   step "etcd $ETCD_VERSION: building"
   wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
   build "$work/etcd" "-s -w" "$bin/etcd" go.etcd.io/etcd/server/v3
@@ -93,7 +102,9 @@ else
 fi
 
 # --- KWOK -----------------------------------------------------------------------------------
-if ! has_version kwok "$KWOK_VERSION" || ! has_version kwokctl "$KWOK_VERSION"; then
+if ! want kwok; then
+  :
+elif ! has_version kwok "$KWOK_VERSION" || ! has_version kwokctl "$KWOK_VERSION"; then
   step "KWOK $KWOK_VERSION: building kwok and kwokctl"
   wrapper kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
   ld="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBERNETES_VERSION"
@@ -104,7 +115,9 @@ else
 fi
 
 # --- metrics-server -------------------------------------------------------------------------
-if ! has_version metrics-server "$METRICS_SERVER_VERSION"; then
+if ! want metrics-server; then
+  :
+elif ! has_version metrics-server "$METRICS_SERVER_VERSION"; then
   step "metrics-server $METRICS_SERVER_VERSION: building"
   wrapper metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server
   ld="-s -w -X k8s.io/component-base/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
