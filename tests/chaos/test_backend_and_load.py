@@ -86,3 +86,21 @@ def test_started_load_is_stopped_by_stop_load(undo_dir: Path, tmp_path: Path) ->
         if psutil.pid_exists(pid):
             psutil.Process(pid).kill()
     assert undo.current().pending() == []
+
+
+def test_load_control_starts_nothing_without_url_or_with_external_load(
+    undo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aideon_resilience.chaos.controls import load as load_control
+
+    monkeypatch.delenv("AIDEON_GATEWAY_URL", raising=False)
+    load_control.before_experiment_control(context={})
+    assert "started" not in load_control._state
+    monkeypatch.setenv("AIDEON_GATEWAY_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AIDEON_LOAD_EXTERNAL", "1")
+    load_control.before_experiment_control(context={})
+    assert "started" not in load_control._state
+    journal: dict[str, object] = {}
+    load_control.after_experiment_control(context={}, state=journal)
+    assert journal == {}
+    assert undo.pending_steps(undo_dir) == []

@@ -10,6 +10,7 @@ import pytest
 
 from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.actions import DrainTimedOut, drain_nodes, uncordon_nodes
+from aideon_resilience.core.timeline import parse_event
 from aideon_resilience.errors import SafetyRefusal
 from tests.chaos.fakekube import FakeKube, api_error, pdb, pod
 
@@ -51,6 +52,11 @@ def test_drain_retries_429_then_succeeds_and_records_refusals(fake: FakeKube) ->
         "namespace": NS, "name": "api-gateway", "current_healthy": 2, "desired_healthy": 1,
         "disruptions_allowed": 1, "expected_pods": 2,
     }  # fmt: skip
+    lines = (undo.current().directory / "evidence.jsonl").read_text().splitlines()
+    events = [parse_event(line) for line in lines]
+    assert [(e.kind, e.pod, e.pdb, e.node) for e in events if e is not None] == [  # type: ignore[attr-defined]
+        ("eviction_refused", "gw-1", "api-gateway", "node-a1")
+    ] * 2
     skipped = {s["pod"]: s["reason"] for s in out["nodes"][0]["skipped"]}
     assert skipped == {"kube-system/ds-1": "DaemonSet pod", "kube-system/mirror-1": "mirror pod"}
     json.dumps(out)  # the journal must be able to hold it
@@ -162,3 +168,11 @@ def test_uncordon_with_explicit_target(fake: FakeKube) -> None:
     assert out["uncordoned"] == ["node-c1"]
     assert fake.core.nodes["node-c1"].spec.unschedulable is False
     json.dumps(out)
+
+
+def test_pod_selector_limits_what_is_evicted(fake: FakeKube) -> None:
+    _gateway(fake)
+    fake.core.pods[("other", "web-1")] = pod("web-1", "other", "node-a1", {"app": "web"})
+    out = drain_nodes(name="node-a1", timeout=5, pod_selector="app.kubernetes.io/name=api-gateway")
+    assert fake.core.evictions == [f"{NS}/gw-1"]
+    assert {"pod": "other/web-1", "reason": "not selected by pod_selector"} in out["nodes"][0]["skipped"]

@@ -88,3 +88,33 @@ def test_sigterm_during_a_run_raises_terminated(opted_in: FakeKube) -> None:
         safety.after_experiment_control(context={}, state={})
     assert signal.getsignal(signal.SIGTERM) is not signals._on_sigterm
     assert isinstance(signals.Terminated(), KeyboardInterrupt)  # never swallowed as ActivityFailed
+
+
+def test_current_context_comes_from_the_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aideon_resilience.chaos import guard, k8s
+    from aideon_resilience.errors import SafetyRefusal
+
+    monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
+    monkeypatch.delenv("CHAOSTOOLKIT_IN_POD", raising=False)
+    monkeypatch.delenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", raising=False)
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kwok-aideon\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: kwok-aideon, context: {cluster: c, user: u}},\n"
+        "           {name: prod, context: {cluster: c, user: u}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(cfg))
+    assert guard.require_allowed_context() == "kwok-aideon"
+    cfg.write_text(cfg.read_text().replace("current-context: kwok-aideon", "current-context: prod"))
+    with pytest.raises(SafetyRefusal, match="'prod' is not allow-listed"):
+        guard.require_allowed_context()
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    with pytest.raises(SafetyRefusal, match="no kubeconfig file"):
+        k8s.current_context()
+    monkeypatch.setenv("CHAOSTOOLKIT_IN_POD", "true")
+    with pytest.raises(SafetyRefusal, match="'in-cluster' is not allow-listed"):
+        guard.require_allowed_context()
+    monkeypatch.setenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", "in-cluster")
+    assert guard.require_allowed_context() == "in-cluster"

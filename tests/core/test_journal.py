@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from aideon_resilience.core.journal import read_journal, summarize_journal
+from aideon_resilience.core.timeline import Timeline, parse_event
 from aideon_resilience.errors import InputFileError
 
 T0 = "2026-11-27T10:00:00+00:00"
@@ -63,19 +64,48 @@ def _journal(**over: Any) -> dict[str, Any]:
 
 
 def test_a_clean_run_held_and_has_timeline_events() -> None:
-    s = summarize_journal(_journal())
+    s = summarize_journal(_journal(), name="node-drain")
     assert s.held and not s.deviated and s.status == "completed"
+    assert s.experiment == "node-drain" and s.title == "Draining a node"
     chaos = [e for e in s.events if e["kind"] == "chaos"]
     assert chaos == [
-        {"kind": "chaos", "experiment": "Draining a node", "activity": "drain-node", "type": "action",
+        {"t": BASE + 10, "kind": "chaos", "experiment": "node-drain", "activity": "drain-node", "type": "action",
          "start": BASE + 10, "end": BASE + 40, "status": "succeeded"},
-        {"kind": "chaos", "experiment": "Draining a node", "activity": "uncordon", "type": "rollback",
+        {"t": BASE + 110, "kind": "chaos", "experiment": "node-drain", "activity": "uncordon", "type": "rollback",
          "start": BASE + 110, "end": BASE + 111, "status": "succeeded"},
     ]  # fmt: skip
     exp = s.events[-1]
-    assert exp == {"kind": "experiment", "experiment": "Draining a node", "start": BASE,
-                   "end": BASE + 120, "status": "completed", "deviated": False}  # fmt: skip
+    assert exp == {"t": BASE, "kind": "experiment", "experiment": "node-drain", "title": "Draining a node",
+                   "start": BASE, "end": BASE + 120, "status": "completed", "deviated": False}  # fmt: skip
     json.dumps(s.model_dump())
+
+
+def test_events_are_valid_timeline_events() -> None:
+    run = [_run("drain-node", "action", "failed", T0, T0, "ActivityFailed: boom")]
+    s = summarize_journal(_journal(run=run), name="node-drain")
+    parsed = [parse_event(json.dumps(e)) for e in s.events]
+    timeline = Timeline.from_events(e for e in parsed if e is not None)
+    assert len(parsed) == 3 and None not in parsed
+    assert [a.activity for a in timeline.activities("node-drain", type_=None)] == ["drain-node", "uncordon"]
+    exp = timeline.experiment("Draining a node")
+    assert exp is not None and exp.experiment == "node-drain" and exp.status == "completed"
+
+
+def test_method_probe_reporting_not_ok_means_not_held() -> None:
+    probe_run = _run("proxy-ejected-backend", "probe", "succeeded", T0, T0)
+    probe_run["output"] = {"probe": "proxy_ejections", "ejections": 0, "ok": False}
+    s = summarize_journal(_journal(run=[probe_run]))
+    assert s.unmet_probes == ["proxy-ejected-backend"] and not s.held
+
+
+def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
+    (tmp_path / "journals").mkdir()
+    named = tmp_path / "journals" / "zone-outage.json"
+    named.write_text(json.dumps(_journal()))
+    assert read_journal(named).experiment == "zone-outage"
+    plain = tmp_path / "journal.json"
+    plain.write_text(json.dumps(_journal()))
+    assert read_journal(plain).experiment == "Draining a node"
 
 
 def test_completed_but_deviated_during_the_method_is_deviated() -> None:
@@ -124,6 +154,7 @@ def test_after_state_not_met_is_a_deviation_even_if_the_flag_is_missing() -> Non
         (_journal(status="running"), "journal: status: unknown status 'running'"),
         (_journal(run="x"), "journal: run: not a list"),
         (_journal(start="yesterday"), "journal: start: not an ISO 8601 time: 'yesterday'"),
+        (_journal(start=None), "journal: start: missing"),
     ],
 )
 def test_malformed_journals_name_the_field(journal: Any, message: str) -> None:
@@ -174,6 +205,6 @@ def test_reads_a_journal_written_by_chaos_run(tmp_path: Path) -> None:
         ("break-it", "action", "succeeded"),
         ("heal-it", "rollback", "succeeded"),
     ]
-    assert all(isinstance(e["start"], float) and e["end"] >= e["start"] for e in s.events)
+    assert all(isinstance(e["t"], float) and e["end"] >= e["start"] for e in s.events)
     assert not flag.exists()
     assert proc.returncode in (0, 1)  # whatever it is, the verdict above came from the journal

@@ -43,15 +43,19 @@ class FailedActivity(BaseModel):
 
 class JournalSummary(BaseModel):
     experiment: str
+    title: str
     status: str
     deviated: bool
     before: SteadyState | None = None
     after: SteadyState | None = None
     during: list[SteadyState] = Field(default_factory=list)
     failed_activities: list[FailedActivity] = Field(default_factory=list)
+    unmet_probes: list[str] = Field(
+        default_factory=list, description="method probes whose evidence says ok: false (e.g. no ejection seen)"
+    )
     rollbacks_run: int = 0
-    start: float | None = None
-    end: float | None = None
+    start: float
+    end: float
     events: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
@@ -63,6 +67,7 @@ class JournalSummary(BaseModel):
             and (self.before is None or self.before.met)
             and (self.after is None or self.after.met)
             and not self.failed_activities
+            and not self.unmet_probes
         )
 
 
@@ -116,14 +121,19 @@ def _steady(state: Any, source: str, field: str) -> SteadyState | None:
     return SteadyState(met=bool(state.get("steady_state_met")), probes=probes, start=start)
 
 
-def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
-    """Summarize a loaded journal; a malformed one names the source and field."""
+def summarize_journal(journal: Any, source: str = "journal", name: str | None = None) -> JournalSummary:
+    """Summarize a loaded journal; a malformed one names the source and field.
+
+    `name` is the experiment's name in the timeline (the gate uses the experiment file's stem,
+    e.g. ``node-drain``); it defaults to the experiment's title.
+    """
     if not isinstance(journal, dict):
         raise InputFileError(source, "not a Chaos Toolkit journal (expected a JSON object)")
     experiment = journal.get("experiment")
     if not isinstance(experiment, dict):
         raise InputFileError(source, "missing or not an object", "experiment")
     title = str(experiment.get("title") or "untitled")
+    exp_name = name or title
     status = journal.get("status")
     if status not in STATUSES:
         raise InputFileError(source, f"unknown status {status!r} (expected one of {', '.join(STATUSES)})", "status")
@@ -148,6 +158,7 @@ def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
                 if p.status != "succeeded":
                     failed.append(FailedActivity(name=p.name, type="probe", phase=phase, status=p.status))  # type: ignore[arg-type]
     events: list[dict[str, Any]] = []
+    unmet: list[str] = []
     for key, phase in (("run", "method"), ("rollbacks", "rollback")):
         runs = journal.get(key) or []
         if not isinstance(runs, list):
@@ -158,17 +169,25 @@ def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
             activity = run.get("activity") or {}
             kind = "rollback" if phase == "rollback" else str(activity.get("type") or "action")
             run_status = str(run.get("status", "unknown"))
+            run_start = _ts(run.get("start"), source, f"{key}[{i}].start")
+            if run_start is None:
+                raise InputFileError(source, "missing", f"{key}[{i}].start")
+            run_end = _ts(run.get("end"), source, f"{key}[{i}].end") or run_start
             events.append(
                 {
+                    "t": run_start,
                     "kind": "chaos",
-                    "experiment": title,
+                    "experiment": exp_name,
                     "activity": _name(run),
                     "type": kind,
-                    "start": _ts(run.get("start"), source, f"{key}[{i}].start"),
-                    "end": _ts(run.get("end"), source, f"{key}[{i}].end"),
-                    "status": run_status,
+                    "start": run_start,
+                    "end": run_end,
+                    "status": "succeeded" if run_status == "succeeded" else "failed",
                 }
             )
+            output = run.get("output")
+            if kind == "probe" and isinstance(output, dict) and output.get("ok") is False:
+                unmet.append(_name(run))
             if run_status != "succeeded":
                 failed.append(
                     FailedActivity(
@@ -180,13 +199,19 @@ def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
                     )
                 )
     start = _ts(journal.get("start"), source, "start")
+    if start is None:
+        raise InputFileError(source, "missing", "start")
     end = _ts(journal.get("end"), source, "end")
-    if end is None and start is not None and isinstance(journal.get("duration"), int | float):
-        end = start + float(journal["duration"])
+    if end is None:
+        duration = journal.get("duration")
+        last = max((e["end"] for e in events), default=start)
+        end = start + float(duration) if isinstance(duration, int | float) else last
     events.append(
         {
+            "t": start,
             "kind": "experiment",
-            "experiment": title,
+            "experiment": exp_name,
+            "title": title,
             "start": start,
             "end": end,
             "status": str(status),
@@ -194,7 +219,9 @@ def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
         }
     )
     return JournalSummary(
-        experiment=title,
+        experiment=exp_name,
+        title=title,
+        unmet_probes=unmet,
         status=str(status),
         deviated=deviated,
         before=before,
@@ -208,12 +235,18 @@ def summarize_journal(journal: Any, source: str = "journal") -> JournalSummary:
     )
 
 
-def read_journal(path: Path) -> JournalSummary:
-    """Read and summarize a journal file (journal.json written by ``chaos run``)."""
+def read_journal(path: Path, name: str | None = None) -> JournalSummary:
+    """Read and summarize a journal file (written by ``chaos run --journal-path``).
+
+    The experiment's name defaults to the file's stem (``journals/node-drain.json`` ->
+    ``node-drain``), or to its title for the default ``journal.json``.
+    """
     if not path.is_file():
         raise InputFileError(path, "no such journal file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"not JSON (line {exc.lineno}): a truncated journal?") from None
-    return summarize_journal(data, str(path))
+    if name is None and path.stem != "journal":
+        name = path.stem
+    return summarize_journal(data, str(path), name)

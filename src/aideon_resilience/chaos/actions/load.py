@@ -96,6 +96,10 @@ def start_load(
     step = log.record("stop_process", {"pidfile": str(pidfile)}, f"stop Locust {purpose} run")
     env = dict(os.environ)
     windows = windows_file or os.environ.get("AIDEON_WINDOWS_FILE")
+    if windows and not windows_file and purpose != "load":
+        # a surge records its own windows: the base load's file keeps measuring the clients
+        base = Path(windows)
+        windows = str(base.with_name(f"{base.stem}.{purpose}{base.suffix or '.jsonl'}"))
     if windows:
         env["AIDEON_WINDOWS_FILE"] = str(windows)
     cmd = [

@@ -5,7 +5,9 @@ experiment and is stopped after it. Users, spawn rate and the run-time bound com
 ``AIDEON_LOAD_USERS`` (50), ``AIDEON_LOAD_SPAWN_RATE`` (10), ``AIDEON_LOAD_MAX_SECONDS`` (600);
 the locustfile from ``AIDEON_LOCUSTFILE`` (loadtests/gateway.py); the windows file the
 client probes read from ``AIDEON_WINDOWS_FILE`` (default: windows.jsonl in the run's undo
-directory). It waits up to ``AIDEON_LOAD_WARMUP_SECONDS`` (30) for the first window. Place it after the safety control.
+directory). It waits up to ``AIDEON_LOAD_WARMUP_SECONDS`` (30) for the first window.
+With ``AIDEON_LOAD_EXTERNAL=1`` (the gate runs one Locust run for the whole suite) it starts
+nothing and the probes read the caller's windows file. Place it after the safety control.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def before_experiment_control(context: Any, **kwargs: Any) -> None:
     url = os.environ.get("AIDEON_GATEWAY_URL", "").strip()
     if not url:
         logger.info("aideon load: AIDEON_GATEWAY_URL not set, no load during this experiment")
+        return
+    if os.environ.get("AIDEON_LOAD_EXTERNAL", "") not in ("", "0"):
+        logger.info("aideon load: AIDEON_LOAD_EXTERNAL is set, the caller runs the load (not started here)")
         return
     if not os.environ.get("AIDEON_WINDOWS_FILE"):
         # the client probes of this process read the same file the Locust run writes
