@@ -6,7 +6,8 @@ Builds a synthetic run directory shaped like a real gate run of one hour, sample
 Locust windows of 1 s for `Aggregated` and 4 endpoints (18,000 lines); the timeline with every
 one of 18 workloads and 18 PDBs sampled every second (129,600 lines), placement changes of
 every workload over 6 nodes in 3 zones every 10 s, node samples, proxy ejections and the six
-chaos experiments with their actions; the `local` environment's SLO file. It then times
+chaos experiments with their actions (node loss and zone outage take a ready replica from every
+workload, so all 18 replicas panels and 18 PDB panels are drawn); the `local` SLO file. It then times
 `render_run` (load + validate + evaluate + 6 charts + 4 reports), the median of N runs.
 
 Baselines measured in the same process, on the same data (ratios are what to compare across
@@ -78,21 +79,26 @@ def build_run(run_dir: Path, seconds: int) -> tuple[Path, Path]:
             w("node", 0, name=name, zone=zone, ready=True, unschedulable=False)
         for i, (exp, action) in enumerate(EXPERIMENTS):
             start, end = i * span + 0.1 * span, i * span + 0.9 * span
-            w("chaos", start + 0.3 * span, experiment=exp, activity=action, type="action", start=T0 + start + 0.05 * span,
-              end=T0 + start + 0.3 * span, status="succeeded")
+            w("chaos", start + 0.3 * span, experiment=exp, activity=action, type="action",
+              start=T0 + start + 0.05 * span, end=T0 + start + 0.3 * span, status="succeeded")
             w("experiment", end, experiment=exp, start=T0 + start, end=T0 + end, status="completed", deviated=False)
             if exp == "gateway-outlier":
                 w("ejection", start + 0.06 * span, service="api-gateway", backend="10.0.0.7:8080", state="down")
         node_names = list(NODES)
+        # node loss and zone outage: every workload loses a ready replica for a while, so every
+        # replicas and PDB panel changes and is drawn (the worst case for the charts)
+        outage = [(i * span + 0.15 * span, i * span + 0.4 * span) for i in (2, 3)]
         for s in range(seconds):
             wave = 0.5 + 0.5 * math.sin(s / 300)
+            lost = 1 if any(a <= s < b for a, b in outage) else 0
             for k, (ns, services) in enumerate(TIERS.items()):
                 for j, svc in enumerate(services):
                     reps = 3 + round(2 * wave) if svc == "api-gateway" else 2
-                    w("workload", s, namespace=ns, name=svc, workload_kind="Deployment", replicas=reps, ready=reps,
+                    w("workload", s, namespace=ns, name=svc, workload_kind="Deployment", replicas=reps,
+                      ready=reps - lost,
                       hpa_min=3 if svc == "api-gateway" else 1, hpa_max=5 if svc == "api-gateway" else 3,
                       hpa_current=reps, hpa_desired=reps)
-                    w("pdb", s, namespace=ns, name=svc, current_healthy=reps, desired_healthy=reps - 1,
+                    w("pdb", s, namespace=ns, name=svc, current_healthy=reps - lost, desired_healthy=reps - 1,
                       disruptions_allowed=1, expected_pods=reps)
                     if s % 10 == 0:
                         for r in range(reps):
@@ -110,6 +116,20 @@ def timed(fn: Any, repeat: int) -> float:
         fn()
         samples.append(time.perf_counter() - t)
     return statistics.median(samples)
+
+
+def stage_times(run_dir: Path, repeat: int) -> dict[str, float]:
+    """Where the time goes: loading and validating, evaluating, drawing the charts."""
+    from aideon_resilience.core.evaluate import evaluate
+    from aideon_resilience.core.report.charts import render_charts
+    from aideon_resilience.core.rundir import load_run
+
+    run = load_run(run_dir)
+    return {
+        "load_validate": round(timed(lambda: load_run(run_dir), repeat), 3),
+        "evaluate": round(timed(lambda: evaluate(run.slos, run.data()), repeat), 3),
+        "charts": round(timed(lambda: render_charts(run.data()), repeat), 3),
+    }
 
 
 def main() -> int:
@@ -132,6 +152,7 @@ def main() -> int:
             lambda: (pd.read_json(windows, lines=True), pd.read_json(timeline, lines=True)), args.repeat
         )
         verdict = json.loads((hour_dir / "verdict.json").read_text())["verdict"]
+        stages = stage_times(hour_dir, args.repeat)
         print(json.dumps({
             "benchmark": "report_render",
             "data_lines": lines,
@@ -142,6 +163,7 @@ def main() -> int:
             "ratio_vs_pandas_read": round(hour / pandas_read, 2),
             "render_1min_s": round(minute, 3),
             "ratio_vs_1min_render": round(hour / minute, 2),
+            "stages_1h_s": stages,
             "verdict_of_synthetic_run": verdict,
             "repeat": args.repeat,
         }))

@@ -81,7 +81,9 @@ def chaos(
     )
 
 
-def experiment(name: str, start: float, end: float, status: str = "completed", deviated: bool = False) -> dict[str, Any]:
+def experiment(
+    name: str, start: float, end: float, status: str = "completed", deviated: bool = False
+) -> dict[str, Any]:
     return ev("experiment", end, experiment=name, start=T0 + start, end=T0 + end, status=status, deviated=deviated)
 
 
@@ -121,7 +123,8 @@ def healthy_events() -> list[dict[str, Any]]:
     e += [workload(0, 3, 3), pdb(0, 3)]
     # pod kill
     e += [experiment("pod-kill", 60, 120), chaos("pod-kill", "kill-gateway-pod", 65, 66)]
-    e += [workload(66, 3, 2), pdb(66, 2), placement(66, "n3", 0), placement(70, "n4", 1), workload(80, 3, 3), pdb(80, 3)]
+    e += [workload(66, 3, 2), pdb(66, 2), placement(66, "n3", 0), placement(70, "n4", 1)]
+    e += [workload(80, 3, 3), pdb(80, 3)]
     # drain of n1 (one refusal while the budget was spent)
     e += [experiment("node-drain", 130, 220), chaos("node-drain", "drain-nodes", 135, 175)]
     e += [node(135, "n1", unschedulable=True), placement(140, "n1", 0), pdb(140, 2), workload(140, 3, 2)]

@@ -76,3 +76,27 @@ def test_matches_patterns() -> None:
     assert matches("ns/api-gateway", ["*/api-gateway"])
     assert matches("ns/api-gateway", ["api-gateway"])
     assert not matches("ns/api-gateway", ["other/*"])
+
+
+def test_journal_reader_events_are_timeline_events() -> None:
+    """Contract with core.journal: the chaos/experiment events it derives load as timeline events."""
+    from aideon_resilience.core.journal import summarize_journal
+    from aideon_resilience.core.timeline import ExperimentEvent, parse_event
+
+    journal = {
+        "experiment": {"title": "Killing a share of the gateway's pods keeps it serving"},
+        "status": "completed",
+        "deviated": False,
+        "start": "2026-11-27T10:00:00",
+        "end": "2026-11-27T10:01:00",
+        "steady_states": {},
+        "run": [
+            {"activity": {"type": "action", "name": "kill-pods"}, "status": "succeeded",
+             "start": "2026-11-27T10:00:05", "end": "2026-11-27T10:00:06", "output": None},
+        ],
+        "rollbacks": [],
+    }
+    events = [parse_event(json.dumps(e)) for e in summarize_journal(journal, name="pod-kill").events]
+    tl = timeline([e.model_dump() for e in events if e is not None])
+    assert isinstance(tl.experiment("pod-kill"), ExperimentEvent)
+    assert [a.activity for a in tl.activities("pod-kill", "*kill*")] == ["kill-pods"]

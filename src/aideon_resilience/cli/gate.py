@@ -33,11 +33,18 @@ def gate(
     locustfile: Annotated[Path, typer.Option("--locustfile", help="Locustfile of the load")] = Path(
         "loadtests/gateway.py"
     ),
+    overlay: Annotated[
+        Path | None, typer.Option("--overlay", help="local only: deploy this overlay (e.g. manifests/variants/X)")
+    ] = None,
+    experiments: Annotated[
+        str | None, typer.Option("--experiments", help="comma-separated subset of the suite to run")
+    ] = None,
 ) -> None:
     """Run the pre-release resilience gate and write reports/<run-id>/."""
     opts = GateOptions(
         env=env, context=context, manifests=manifests, out=out, baseline=baseline, chaos_dir=chaos_dir,
-        locustfile=locustfile, gateway_url=os.environ.get("AIDEON_GATEWAY_URL") or None,
+        locustfile=locustfile, gateway_url=os.environ.get("AIDEON_GATEWAY_URL") or None, overlay=overlay,
+        experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,
     )
     with _err.status("gate", spinner="dots") as status:
 

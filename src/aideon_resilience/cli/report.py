@@ -16,6 +16,7 @@ from rich.console import Console
 
 from aideon_resilience.core.report import render_run
 from aideon_resilience.core.rundir import HTML_FILE
+from aideon_resilience.core.verdict import Verdict
 
 
 def report(
@@ -29,6 +30,12 @@ def report(
 ) -> None:
     """Re-render a run's reports from its raw data; exit code is the verdict."""
     verdict = render_run(run_dir, baseline_run_dir=baseline, slo_path=slo)
+    print_verdict(verdict, run_dir)
+    raise typer.Exit(verdict.exit_code)
+
+
+def print_verdict(verdict: Verdict, run_dir: Path) -> None:
+    """The verdict, one line per SLO and the regressions, as `report` and `gate` show them."""
     out = Console(highlight=False, soft_wrap=True)
     out.print(
         f"verdict {verdict.verdict.value} (score {verdict.score * 100:.0f}%, "
@@ -42,7 +49,6 @@ def report(
         out.print(f"  {len(verdict.regressions)} regression(s) against {verdict.baseline_run_id}", markup=False)
         for g in verdict.regressions:
             out.print(f"    {g.slo_id}: {g.message}", markup=False)
-    raise typer.Exit(verdict.exit_code)
 
 
 def register(app: typer.Typer) -> None:

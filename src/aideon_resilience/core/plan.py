@@ -250,7 +250,8 @@ def render_text(plan: Plan) -> str:
         f"Capacity plan for {plan.users:,} concurrent users, environment {plan.environment}",
         f"Traffic: {plan.rps_per_user:.3f} requests/s per user at the gateway → {plan.gateway_rps:,.0f} requests/s",
         f"Load: {plan.workers_needed:,} Locust worker processes "
-        f"(each {plan.worker_cpu_millis}m CPU, {plan.worker_memory_mib} MiB; capacity measured {plan.capacity_measured or '?'})"
+        f"(each {plan.worker_cpu_millis}m CPU, {plan.worker_memory_mib} MiB; "
+        f"capacity measured {plan.capacity_measured or '?'})"
         + (
             f", {plan.masters_needed} masters (one master drives at most "
             f"{math.ceil(plan.workers_needed / plan.masters_needed):,} workers here)"
@@ -277,7 +278,9 @@ def render_text(plan: Plan) -> str:
         lines.append(f"Workloads without a profile (not planned): {', '.join(plan.unprofiled_workloads)}")
     limits = plan.limits()
     if limits:
-        lines.append(f"The declared bounds cannot reach {plan.users:,} users; they serve at most {plan.reachable_users:,}:")
+        lines.append(
+            f"The declared bounds cannot reach {plan.users:,} users; they serve at most {plan.reachable_users:,}:"
+        )
         lines.extend(f"  {line}" for line in limits)
     else:
         lines.append(f"The declared bounds can reach {plan.users:,} users.")

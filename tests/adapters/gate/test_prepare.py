@@ -87,3 +87,22 @@ def test_cli_refusal_is_one_line_exit_2_and_writes_nothing(manifests: Path, tmp_
     assert err == ["aideon-resilience: --context prod: not allow-listed; add it to AIDEON_CHAOS_ALLOWED_CONTEXTS "
                    "to let the gate break it (nothing was changed)"]
     assert not out.exists()
+
+
+def test_experiment_subset_must_come_from_the_suite(manifests: Path, tmp_path: Path) -> None:
+    prep = prepare(_opts(manifests, tmp_path, experiments=["node-drain"]))
+    assert [p.stem for p in prep.experiments] == ["node-drain"]
+    with pytest.raises(InputFileError, match=r"--experiments: 'zone-outage' is not in the suite"):
+        prepare(_opts(manifests, tmp_path, experiments=["zone-outage"]))
+
+
+def test_overlay_is_for_the_local_environment_only(manifests: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    variant = REPO / "manifests" / "variants" / "pdb-blocks-drains"
+    assert prepare(_opts(manifests, tmp_path, overlay=variant)).context == "kwok-aideon"
+    with pytest.raises(InputFileError, match="--overlay: not a kustomize directory"):
+        prepare(_opts(manifests, tmp_path, overlay=tmp_path))
+    monkeypatch.setenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", "stg")
+    with pytest.raises(SafetyRefusal, match="--overlay: only the local environment"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="stg", overlay=variant,
+                      gateway_url="http://127.0.0.1:1"))

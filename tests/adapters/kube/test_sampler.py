@@ -74,6 +74,7 @@ def test_sampler_follows_replicas_hpa_pdb_placement_and_nodes(kube_cluster: Kube
     tl = load_timeline(path)
     wl = [w for w in tl.workloads if w.name == "web"]
     assert wl and wl[-1].replicas == 2 and wl[-1].ready == 2
+    assert wl[-1].anti_affinity == "none"
     assert any(w.hpa_min == 2 and w.hpa_max == 4 for w in wl)
     pdb = [p for p in tl.pdbs if p.name == "web"]
     assert pdb and pdb[-1].desired_healthy == 1 and pdb[-1].current_healthy == 2

@@ -25,6 +25,15 @@ def test_zones_not_spread_at_the_end_fails() -> None:
     assert "span 2 zone(s) at the end, needed 3" in r.message
 
 
+def test_anti_affinity_not_required_in_the_pod_template_fails() -> None:
+    events = [{**e, "anti_affinity": "preferred"} if e["kind"] == "workload" else e for e in healthy_events()]
+    r = result("anti-affinity-gateway", run_data(None, events))
+    assert r.status is Status.FAIL
+    assert "aideon-backend/api-gateway: pod template has preferred hostname anti-affinity, not required" in r.message
+    required = [{**e, "anti_affinity": "required"} if e["kind"] == "workload" else e for e in healthy_events()]
+    assert result("anti-affinity-gateway", run_data(None, required)).status is Status.PASS
+
+
 def test_unavailable_zone_lowers_the_need() -> None:
     events = [*healthy_events(), placement(500, "n5", 0), placement(500, "n1", 1),
               node(500, "n5", ready=False), node(500, "n6", ready=False)]

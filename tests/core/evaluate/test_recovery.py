@@ -18,7 +18,7 @@ def test_not_recovered_fails() -> None:
 
 
 def test_slow_recovery_warns() -> None:
-    events = without(healthy_events(), kind="workload", t=T0 + 80) + [workload(120, 3, 3)]  # 55 s of 60
+    events = [*without(healthy_events(), kind="workload", t=T0 + 80), workload(120, 3, 3)]  # 55 s of 60
     assert result("recovery-gateway", run_data(None, events)).status is Status.WARN
 
 

@@ -10,6 +10,7 @@ error proves the checks can fail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -125,10 +126,8 @@ class Browser:
             pass
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -48,6 +48,8 @@ class GateOptions:
     locustfile: Path = Path("loadtests/gateway.py")
     gateway_url: str | None = None
     run_id: str | None = None
+    overlay: Path | None = None  # deploy this overlay instead of the environment's (local only)
+    experiments: list[str] | None = None  # run these of the suite only
 
 
 @dataclass
@@ -80,6 +82,17 @@ def prepare(opts: GateOptions) -> Prepared:
     slo_path = env_dir / SLO_FILE
     slos = load_slos(slo_path)
     shape = load_cluster_shape(env_dir)
+    if opts.experiments:
+        unknown = [n for n in opts.experiments if n not in config.experiments]
+        if unknown:
+            raise InputFileError(env_dir / "gate.yaml", f"--experiments: {unknown[0]!r} is not in the suite",
+                                 field="experiments")
+        config = config.model_copy(update={"experiments": list(opts.experiments)})
+    if opts.overlay is not None:
+        if opts.env != LOCAL_ENV:
+            raise SafetyRefusal("--overlay: only the local environment may be deployed from another overlay")
+        if not (opts.overlay / "kustomization.yaml").is_file():
+            raise InputFileError(opts.overlay, "--overlay: not a kustomize directory (no kustomization.yaml)")
     experiments = []
     for name in config.experiments:
         path = opts.chaos_dir / f"{name}.json"
@@ -136,7 +149,8 @@ def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple
         progress("deploying the local overlay and the local data plane")
         from aideon_resilience.adapters.dataplane import ensure_deployed
 
-        url = ensure_deployed(opts.manifests, LOCAL_ENV, progress=progress)
+        overlay = opts.overlay or prep.env_dir
+        url = ensure_deployed(opts.manifests, overlay, progress=progress)
         return cluster.paths.kubeconfig, opts.gateway_url or url
     import os
 
@@ -192,6 +206,8 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
         "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
         "AIDEON_WINDOWS_FILE": str(run_dir / WINDOWS_FILE),
+        "AIDEON_UNDO_DIR": str(run_dir / "undo"),  # `aideon-resilience rollback RUN_DIR` replays it
+        "AIDEON_LOCUSTFILE": str(opts.locustfile.resolve()),
     }
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)

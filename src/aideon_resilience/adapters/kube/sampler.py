@@ -28,6 +28,7 @@ from aideon_resilience.core.timeline import (
 )
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 NAME_LABELS = ("app.kubernetes.io/name", "app")
 
 
@@ -42,6 +43,20 @@ def _workload_of(pod: Any) -> str:
             return name.removesuffix("-" + labels["pod-template-hash"])
         return name
     return str(pod.metadata.name)
+
+
+def _anti_affinity(workload: Any) -> str:
+    """How the pod template spreads replicas over nodes: "required", "preferred" or "none"."""
+    spec = workload.spec.template.spec
+    anti = spec.affinity.pod_anti_affinity if spec.affinity else None
+    if anti is None:
+        return "none"
+    required = anti.required_during_scheduling_ignored_during_execution or []
+    if any(t.topology_key == HOSTNAME_LABEL for t in required):
+        return "required"
+    if anti.preferred_during_scheduling_ignored_during_execution or required:
+        return "preferred"
+    return "none"
 
 
 class TimelineWriter:
@@ -200,6 +215,7 @@ class Sampler:
                 "workload_kind": obj.kind or ("StatefulSet" if hasattr(obj.spec, "service_name") else "Deployment"),
                 "replicas": int(obj.spec.replicas or 0),
                 "ready": int(obj.status.ready_replicas or 0),
+                "anti_affinity": _anti_affinity(obj),
             }
         self._emit_workload(ns, name)
 

@@ -1,6 +1,8 @@
 """Anti-affinity SLOs: never two replicas of a required-spread workload on one node, and at the
 end of the run its replicas span at least min(zones available, replicas) zones.
 
+When workload samples carry `anti_affinity` (the pod template's hostname anti-affinity as the
+sampler saw it), anything but `required` fails: the spread would then hold by luck, not by rule.
 Zones available are those of the nodes whose last sample is ready and schedulable (all zones
 seen in placements when nodes were not sampled). Pods left Pending are listed as evidence.
 """
@@ -25,7 +27,16 @@ def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: floa
         return done(
             [Check(Status.INCONCLUSIVE, f"no placement sample matching {', '.join(slo.workloads)}")]
         )
+    declared = {
+        key: s.anti_affinity
+        for key, ws in tl.workload_series().items()
+        for s in ws
+        if s.anti_affinity is not None and matches(key, slo.workloads)
+    }
     checks: list[Check] = []
+    for key, kind in sorted(declared.items()):
+        if kind != "required":
+            checks.append(Check(Status.FAIL, f"{key}: pod template has {kind} hostname anti-affinity, not required"))
     for key, samples in sorted(series.items()):
         checks.append(_one_per_node(key, samples, data))
         if slo.zone_spread:

@@ -25,7 +25,7 @@ from aideon_resilience.core.rundir import (
     load_meta,
     load_run,
 )
-from aideon_resilience.core.slo import ClientSlo, OutlierSlo
+from aideon_resilience.core.slo import AntiAffinitySlo, ClientSlo, HpaSlo, OutlierSlo, PdbSlo, RecoverySlo
 from aideon_resilience.core.verdict import Verdict, read_verdict, write_verdict
 
 __all__ = ["compare", "evaluate_run", "render_run", "write_reports"]
@@ -52,10 +52,22 @@ def _error_limits(run: Run) -> list[tuple[str, float]]:
     return list(limits.items())
 
 
+def _focus(run: Run) -> tuple[list[str], list[str]]:
+    """Workloads and PDBs the SLOs name: their panels are drawn even when steady."""
+    workloads: list[str] = []
+    pdbs: list[str] = []
+    for slo in run.slos.slos:
+        if isinstance(slo, HpaSlo | AntiAffinitySlo | RecoverySlo):
+            workloads += slo.workloads
+        elif isinstance(slo, PdbSlo) and slo.pdbs != ["*/*"]:
+            pdbs += slo.pdbs
+    return workloads, pdbs
+
+
 def write_reports(run: Run, verdict: Verdict) -> None:
     """Write the four reports of an evaluated run into its directory."""
     data = run.data()
-    charts = render_charts(data, _error_limits(run))
+    charts = render_charts(data, _error_limits(run), *_focus(run))
     raw = sorted(
         str(p.relative_to(run.path))
         for p in run.path.rglob("*")

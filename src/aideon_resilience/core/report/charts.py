@@ -9,22 +9,24 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from aideon_resilience.core.evaluate import RunData
-from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent
+from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent, PdbSample, WorkloadSample, matches
 
 _COLOURS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 _DPI = 80
+T = TypeVar("T")
 _WIDTH_IN = 11.0
 
 
@@ -109,7 +111,9 @@ _TOP_IN, _BOTTOM_IN = 0.30, 0.55
 def _figure(rows: int = 1, cols: int = 1, row_h: float = 2.6) -> tuple[Figure, list[Axes]]:
     height = _TOP_IN + _BOTTOM_IN + row_h * rows
     fig = Figure(figsize=(_WIDTH_IN, height), dpi=_DPI)
-    axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
+    # no sharex: matplotlib's shared-axis transforms cost grows with the panel count; every
+    # axis gets the same limits from _Axis.decorate instead
+    axes = fig.subplots(rows, cols, squeeze=False)
     fig.subplots_adjust(
         left=_LEFT,
         right=_RIGHT,
@@ -210,14 +214,66 @@ def _grid(n: int) -> tuple[int, int]:
     return max(1, math.ceil(n / cols)), cols
 
 
-def chart_replicas(data: RunData, axis: _Axis) -> Chart:
+def _split_steady(
+    series: dict[str, list[T]], changed: Callable[[list[T]], bool], focus: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Panels worth drawing (in focus, or something changed) and the steady rest, by key."""
+    drawn: list[str] = []
+    steady: list[str] = []
+    for key in sorted(series):
+        (drawn if matches(key, focus) or changed(series[key]) else steady).append(key)
+    return drawn, steady
+
+
+def _steady_note(steady: list[str], what: str) -> str:
+    if not steady:
+        return ""
+    return f"; steady throughout, not drawn ({len(steady)} {what}): " + ", ".join(steady)
+
+
+def _panels(n: int, row_h: float) -> tuple[Figure, list[Axes], int]:
+    rows, cols = _grid(n)
+    fig, axes = _figure(rows, cols, row_h=row_h if n else 2.6)
+    for ax in axes[n:]:
+        if n:
+            ax.set_visible(False)
+    for ax in axes[: max(0, n - cols)]:
+        ax.tick_params(labelbottom=False)  # only the bottom panel of each column is labelled
+    axes[max(0, min(n, len(axes)) - 1)].set_xlabel("seconds since run start")
+    return fig, axes, cols
+
+
+def _finish_panel(ax: Axes, axis: _Axis, key: str, legend: bool) -> None:
+    _label(ax, key)
+    ys = [np.asarray(ln.get_ydata(), dtype=float) for ln in ax.get_lines()]
+    top = max((float(np.nanmax(y)) for y in ys if y.size), default=1.0)
+    ax.set_ylim(0, top * 1.15 + 0.3)
+    # few ticks: tick artists are most of a panel's drawing cost
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.tick_params(labelsize=7)
+    axis.decorate(ax, label=False)  # panels are narrow: experiments are named on the charts above
+    if legend:
+        ax.legend(loc="lower left", fontsize=6)
+
+
+def _workload_changed(samples: list[WorkloadSample]) -> bool:
+    first = samples[0]
+    return any(
+        (s.replicas, s.ready, s.hpa_desired, s.hpa_min, s.hpa_max)
+        != (first.replicas, first.ready, first.hpa_desired, first.hpa_min, first.hpa_max)
+        for s in samples
+    )
+
+
+def chart_replicas(data: RunData, axis: _Axis, focus: Sequence[str] = ()) -> Chart:
     series = data.timeline.workload_series() if data.timeline else {}
-    rows, cols = _grid(len(series))
-    fig, axes = _figure(rows, cols, row_h=1.9 if series else 2.6)
-    if not series:
-        _no_data(axes[0], "workload sample")
-    for i, (key, samples) in enumerate(sorted(series.items())):
-        ax = axes[i]
+    drawn, steady = _split_steady(series, _workload_changed, focus)
+    fig, axes, _ = _panels(len(drawn), 1.9)
+    if not drawn:
+        _no_data(axes[0], "workload change" if series else "workload sample")
+    for i, key in enumerate(drawn):
+        ax, samples = axes[i], series[key]
         x = axis.rel([s.t for s in samples])
         _steps(ax, x, [s.replicas for s in samples], axis.xmax, color=_COLOURS[0], label="replicas")
         _steps(ax, x, [s.ready for s in samples], axis.xmax, color=_COLOURS[2], label="ready")
@@ -232,47 +288,41 @@ def chart_replicas(data: RunData, axis: _Axis) -> Chart:
             if des:
                 _steps(ax, axis.rel([s.t for s in des]), [float(s.hpa_desired or 0) for s in des], axis.xmax,
                        color=_COLOURS[1], linestyle=":", label="HPA desired")
-        _label(ax, key)
-        ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.tick_params(labelsize=7)
-        axis.decorate(ax, label=i < cols)
-        if i == 0:
-            ax.legend(loc="lower left", fontsize=6)
-    for ax in axes[len(series):]:
-        if series:
-            ax.set_visible(False)
-    axes[-1 if not series else min(len(series), len(axes)) - 1].set_xlabel("seconds since run start")
-    return _chart("replicas", "Replicas against HPA bounds", "per workload: replicas, ready, HPA min/max/desired",
-                  fig)
+        _finish_panel(ax, axis, key, i == 0)
+    caption = "per workload: replicas, ready, HPA min/max/desired" + _steady_note(
+        [f"{k} ({series[k][0].replicas})" for k in steady], "workloads"
+    )
+    return _chart("replicas", "Replicas against HPA bounds", caption, fig)
 
 
-def chart_pdbs(data: RunData, axis: _Axis) -> Chart:
+def _pdb_changed(samples: list[PdbSample]) -> bool:
+    first = samples[0]
+    return any(
+        (s.current_healthy, s.desired_healthy) != (first.current_healthy, first.desired_healthy)
+        or s.current_healthy < s.desired_healthy
+        for s in samples
+    )
+
+
+def chart_pdbs(data: RunData, axis: _Axis, focus: Sequence[str] = ()) -> Chart:
     series = data.timeline.pdb_series() if data.timeline else {}
-    rows, cols = _grid(len(series))
-    fig, axes = _figure(rows, cols, row_h=1.7 if series else 2.6)
-    if not series:
-        _no_data(axes[0], "PDB sample")
-    for i, (key, samples) in enumerate(sorted(series.items())):
-        ax = axes[i]
+    drawn, steady = _split_steady(series, _pdb_changed, focus)
+    fig, axes, _ = _panels(len(drawn), 1.7)
+    if not drawn:
+        _no_data(axes[0], "PDB change" if series else "PDB sample")
+    for i, key in enumerate(drawn):
+        ax, samples = axes[i], series[key]
         x = axis.rel([s.t for s in samples])
         _steps(ax, x, [s.current_healthy for s in samples], axis.xmax, color=_COLOURS[2], label="healthy")
         _steps(ax, x, [s.desired_healthy for s in samples], axis.xmax, color=_COLOURS[3], linestyle="--",
                label="minimum (desired healthy)")
         _steps(ax, x, [s.disruptions_allowed for s in samples], axis.xmax, color="#999", linestyle=":",
                linewidth=0.8, label="disruptions allowed")
-        _label(ax, key)
-        ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.tick_params(labelsize=7)
-        axis.decorate(ax, label=i < cols)
-        if i == 0:
-            ax.legend(loc="lower left", fontsize=6)
-    for ax in axes[len(series):]:
-        if series:
-            ax.set_visible(False)
-    axes[-1 if not series else min(len(series), len(axes)) - 1].set_xlabel("seconds since run start")
-    return _chart("pdbs", "PDB healthy against minimum", "per PodDisruptionBudget", fig)
+        _finish_panel(ax, axis, key, i == 0)
+    caption = "per PodDisruptionBudget" + _steady_note(
+        [f"{k} ({series[k][0].current_healthy}/{series[k][0].desired_healthy})" for k in steady], "PDBs"
+    )
+    return _chart("pdbs", "PDB healthy against minimum", caption, fig)
 
 
 def chart_nodes(data: RunData, axis: _Axis) -> Chart:
@@ -307,14 +357,23 @@ def chart_nodes(data: RunData, axis: _Axis) -> Chart:
     return _chart("nodes", "Pods per node", "running pods of the sampled workloads on each node", fig)
 
 
-def render_charts(data: RunData, error_limits: Sequence[tuple[str, float]] = ()) -> list[Chart]:
-    """All charts of a run, in report order."""
+def render_charts(
+    data: RunData,
+    error_limits: Sequence[tuple[str, float]] = (),
+    focus_workloads: Sequence[str] = (),
+    focus_pdbs: Sequence[str] = (),
+) -> list[Chart]:
+    """All charts of a run, in report order.
+
+    Small multiples (replicas, PDBs) draw a panel for every series in focus (named by an SLO)
+    or that changed during the run; steady ones are listed in the caption instead.
+    """
     axis = _Axis(data)
     return [
         chart_load(data, axis),
         chart_latency(data, axis),
         chart_errors(data, axis, error_limits),
-        chart_replicas(data, axis),
-        chart_pdbs(data, axis),
+        chart_replicas(data, axis, focus_workloads),
+        chart_pdbs(data, axis, focus_pdbs),
         chart_nodes(data, axis),
     ]

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aideon_resilience.cli.main import main
+from aideon_resilience.core import plan as pl
+from aideon_resilience.core.profiles import PROFILES, replica_rps, service_rps_per_user
+from aideon_resilience.errors import InputFileError
+
+CAP = pl.WorkerCapacity(
+    users_per_worker=10_000, rps_per_worker=2_000, memory_per_user_kib=24, worker_base_memory_mib=80
+)
+CLUSTER = pl.ClusterBounds("test", nodes=12, node_cpu_millis=8000)
+
+
+def _bounds(max_gateway: int, anti: bool = False, nodes_big: bool = True) -> list[pl.ServiceBounds]:
+    out = []
+    for name in PROFILES:
+        out.append(
+            pl.ServiceBounds(
+                name=name,
+                cpu_request_millis=1000,
+                min_replicas=2,
+                max_replicas=max_gateway if name == "api-gateway" else 100_000,
+                target_utilization=0.7,
+                required_anti_affinity=anti and name == "api-gateway",
+            )
+        )
+    return out
+
+
+def test_gateway_hpa_max_caps_users_and_says_so() -> None:
+    users = 1_000_000
+    result = pl.make_plan(users, CAP, _bounds(10), pl.ClusterBounds("test", 100_000, 8000))
+    per_user = service_rps_per_user()["api-gateway"]
+    cap_rps = replica_rps(PROFILES["api-gateway"], 1000, 0.7)
+    expected_cap = int(10 * cap_rps / per_user)
+    needed = math.ceil(users * per_user / cap_rps)
+    gw = next(s for s in result.services if s.name == "api-gateway")
+    assert gw.replicas_needed == needed and not gw.reaches
+    assert result.reachable_users == expected_cap
+    assert not result.reaches
+    assert (
+        f"api-gateway: needs {needed:,} replicas, HPA maxReplicas is 10 → caps at {expected_cap:,} users"
+        in result.limits()
+    )
+    assert result.workers_needed == 100
+    assert "cannot reach 1,000,000 users" in pl.render_text(result)
+
+
+def test_generous_bounds_reach_the_target() -> None:
+    result = pl.make_plan(50_000, CAP, _bounds(100_000), pl.ClusterBounds("test", 10_000, 8000))
+    assert result.reaches and result.limits() == []
+    assert result.reachable_users == 50_000
+    assert "can reach 50,000 users" in pl.render_text(result)
+    json.dumps(pl.to_json(result))  # serialisable
+
+
+def test_required_anti_affinity_caps_replicas_at_the_node_count() -> None:
+    result = pl.make_plan(1_000_000, CAP, _bounds(100_000, anti=True), CLUSTER)
+    gw = next(s for s in result.services if s.name == "api-gateway")
+    assert gw.replica_bound == CLUSTER.nodes
+    assert gw.limited_by is not None and "anti-affinity over 12 nodes" in gw.limited_by
+
+
+def test_node_count_limits_and_workers_memory() -> None:
+    result = pl.make_plan(1_000_000, CAP, _bounds(100_000), pl.ClusterBounds("test", 3, 4000))
+    assert result.nodes_needed > 3
+    assert any(line.startswith("nodes:") for line in result.limits())
+    assert result.worker_memory_mib == math.ceil(80 + 10_000 * 24 / 1024)
+
+
+def test_many_workers_need_several_masters() -> None:
+    small = pl.WorkerCapacity(100, 20, 24, 80, max_workers_per_master=1000)
+    result = pl.make_plan(1_000_000, small, _bounds(100_000), pl.ClusterBounds("t", 100_000, 8000))
+    assert result.workers_needed == 10_000 and result.masters_needed == 10
+
+
+def test_committed_capacity_loads() -> None:
+    cap = pl.load_capacity()
+    assert cap.users_per_worker > 0 and cap.memory_per_user_kib > 0
+
+
+def test_bad_capacity_file_names_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "cap.json"
+    bad.write_text(json.dumps({"worker": {"users_per_worker": -1}}), encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"worker\.users_per_worker"):
+        pl.load_capacity(bad)
+
+
+FIXTURE = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api-gateway}
+spec:
+  replicas: 3
+  template:
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - topologyKey: kubernetes.io/hostname
+            labelSelector: {matchLabels: {app: api-gateway}}
+      containers:
+      - name: gw
+        image: example/gw
+        resources: {requests: {cpu: 500m, memory: 256Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api-gateway}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api-gateway}
+  minReplicas: 3
+  maxReplicas: 10
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+"""
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl not on PATH")
+    env = tmp_path / "environments" / "prod"
+    env.mkdir(parents=True)
+    (env / "resources.yaml").write_text(FIXTURE, encoding="utf-8")
+    (env / "kustomization.yaml").write_text("resources: [resources.yaml]\n", encoding="utf-8")
+    (env / "cluster-shape.yaml").write_text(
+        "environment: prod\nnodes: 6\nzones: [a, b, c]\nnodeAllocatable: {cpuMillis: 4000, memoryMiB: 16384}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_plan_cli_reads_the_overlay_and_exits_1_when_bounds_cannot_reach(
+    manifests: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["plan", "--users", "1000000", "--env", "prod", "--manifests", str(manifests), "--format", "json"])
+    assert code == 1
+    data = json.loads(capsys.readouterr().out)
+    gw = next(s for s in data["services"] if s["name"] == "api-gateway")
+    assert gw["max_replicas"] == 10 and gw["replica_bound"] == 6  # anti-affinity over 6 nodes
+    assert gw["replica_rps"] == pytest.approx(round(replica_rps(PROFILES["api-gateway"], 500, 0.7), 1))
+    assert any(line.startswith("api-gateway: needs") for line in data["limits"])
+
+
+def test_plan_cli_small_target_passes(manifests: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--users", "100", "--env", "prod", "--manifests", str(manifests)]) == 0
+    assert "can reach 100 users" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--users", "0"], "--users"),
+        (["--users", "10", "--format", "xml"], "--format"),
+        (["--users", "10", "--env", "nowhere"], "no environment 'nowhere'"),
+    ],
+)
+def test_plan_cli_bad_input_is_one_line_exit_2(
+    manifests: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["plan", "--manifests", str(manifests), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
