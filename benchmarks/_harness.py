@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "loadtests" / "gateway.py"
 BARE = Path(__file__).resolve().parent / "bare_locustfile.py"
-STEPPED = Path(__file__).resolve().parent / "stepped_gateway.py"
+BARE_MIX = Path(__file__).resolve().parent / "bare_mix_locustfile.py"
 
 
 def free_port() -> int:
@@ -39,7 +39,8 @@ def free_port() -> int:
 @contextmanager
 def fast_standin(service: str = "api-gateway") -> Iterator[tuple[str, psutil.Process]]:
     """A stand-in with no CPU burn and no added latency: the fast target of the benchmarks."""
-    cmd = [str(BIN / "aideon-resilience"), "standin", service, "--port", "0", "--cpu-scale", "0", "--latency-scale", "0"]
+    cmd = [str(BIN / "aideon-resilience"), "standin", service, "--port", "0"]
+    cmd += ["--cpu-scale", "0", "--latency-scale", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -63,7 +64,7 @@ class LocustRun:
     web: str
 
     def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.web + "/stats/requests", timeout=5) as resp:
+        with urllib.request.urlopen(self.web + "/stats/requests", timeout=20) as resp:
             data: dict[str, Any] = json.load(resp)
         return data
 

@@ -10,9 +10,9 @@ from locust.contrib.fasthttp import FastHttpUser
 _lo, _hi = (float(x) for x in os.environ.get("AIDEON_THINK_TIME", "0,0").split(","))
 
 
-class BareUser(FastHttpUser):
+class BareUser(FastHttpUser):  # type: ignore[misc]
     wait_time = between(_lo, _hi)
 
-    @task
+    @task  # type: ignore[untyped-decorator]
     def health(self) -> None:
         self.client.get("/health")

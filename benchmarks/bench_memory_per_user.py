@@ -33,7 +33,7 @@ def per_user_kib(locustfile: Any, host: str) -> tuple[float, int]:
 
 def main() -> dict[str, Any]:
     with fast_standin() as (host, _):
-        bare_kib, bare_rss = per_user_kib(BARE, host)
+        bare_kib, _ = per_user_kib(BARE, host)
         gw_kib, gw_rss = per_user_kib(LOCUSTFILE, host)
     return report(
         "memory_per_user",

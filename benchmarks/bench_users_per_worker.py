@@ -1,9 +1,11 @@
 """Users one Locust worker process carries at no more than 80% CPU with the default think time.
 
-loadtests/gateway.py's user (default think time from core.profiles) is held at a few user counts
-in one process; CPU use of the process is measured over the second half of each step, and the
-user count at 80% is interpolated. Baseline in the same run: the bare FastHttpUser with the same
-think time at the middle step. Goal: at least 10,000 users per worker.
+loadtests/gateway.py (default think time from core.profiles) runs in one process at a few user
+counts; over a steady interval (all users spawned and signed in) we measure the process's CPU
+seconds per request. A user at the default think time sends at most 1 / mean think time requests
+per second, so one core at 80% carries 0.8 / (CPU per request x that rate) users. CPU per request
+rather than CPU share keeps the figure meaningful on a busy machine. Baseline in the same run: the
+bare FastHttpUser with the same think time at the largest user count. Goal: at least 10,000.
 """
 
 from __future__ import annotations
@@ -11,62 +13,49 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from _harness import BARE, STEPPED, fast_standin, locust, report, wait_users
+from _harness import BARE, LOCUSTFILE, fast_standin, locust, report, wait_users
 
-from aideon_resilience.core.profiles import THINK_TIME_S
+from aideon_resilience.core.profiles import THINK_TIME_S, mean_think_time_s
 
-STEPS = (5_000, 10_000, 15_000)
-STEP_S = 24
-RATE = 1_000
+USER_COUNTS = (10_000, 14_000)
+RATE = 2_500
+SETTLE_S = 6
+MEASURE_S = 12
 THINK = {"AIDEON_THINK_TIME": f"{THINK_TIME_S[0]},{THINK_TIME_S[1]}"}
 
 
-def _sample(run: Any, seconds: float) -> tuple[float, float]:
-    """CPU use (fraction of one core) and requests per second over `seconds`."""
-    c0, r0, t0 = run.cpu_seconds(), run.total_requests(), time.monotonic()
-    time.sleep(seconds)
-    c1, r1, t1 = run.cpu_seconds(), run.total_requests(), time.monotonic()
-    return (c1 - c0) / (t1 - t0), (r1 - r0) / (t1 - t0)
+def measure(locustfile: Any, host: str, users: int) -> dict[str, float]:
+    with locust(locustfile, host, users, RATE, 60, THINK) as run:
+        wait_users(run, users, 30)
+        time.sleep(SETTLE_S)
+        c0, r0, t0 = run.cpu_seconds(), run.total_requests(), time.monotonic()
+        time.sleep(MEASURE_S)
+        c1, r1, t1 = run.cpu_seconds(), run.total_requests(), time.monotonic()
+    cpu, reqs, wall = c1 - c0, max(r1 - r0, 1), t1 - t0
+    return {"users": users, "cpu_share": cpu / wall, "rps": reqs / wall, "cpu_ms_per_request": 1000 * cpu / reqs}
 
 
 def main() -> dict[str, Any]:
-    points: list[tuple[int, float, float]] = []
-    env = {**THINK, "BENCH_STEPS": ",".join(map(str, STEPS)), "BENCH_STEP_SECONDS": str(STEP_S),
-           "BENCH_SPAWN_RATE": str(RATE)}
+    max_rps_per_user = 1 / mean_think_time_s()
     with fast_standin() as (host, _):
-        with locust(STEPPED, host, 1, RATE, STEP_S * len(STEPS) + 5, env) as run:
-            start = time.monotonic()
-            for i, users in enumerate(STEPS):
-                # measure the second half of each step, after spawning and the sign-in burst
-                time.sleep(max(0.0, start + i * STEP_S + STEP_S / 2 - time.monotonic()))
-                cpu, rps = _sample(run, STEP_S / 2 - 2)
-                points.append((run.user_count(), cpu, rps))
-        mid = STEPS[len(STEPS) // 2]
-        with locust(BARE, host, mid, RATE, 40, THINK) as run:
-            wait_users(run, mid, 30)
-            time.sleep(STEP_S / 2)
-            bare_cpu, bare_rps = _sample(run, STEP_S / 2 - 2)
-    # linear fit of CPU against users, solved for 80% of one core
-    n = len(points)
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - mx) ** 2 for p in points)
-    slope = sum((p[0] - mx) * (p[1] - my) for p in points) / sxx if sxx else 0.0
-    intercept = my - slope * mx
-    users_at_80 = int((0.8 - intercept) / slope) if slope > 0 else 0
-    rps_per_user = sum(p[2] / p[0] for p in points if p[0]) / n
-    gw_mid = next((p for p in points if p[0] == mid), points[len(points) // 2])
+        points = [measure(LOCUSTFILE, host, n) for n in USER_COUNTS]
+        bare = measure(BARE, host, USER_COUNTS[-1])
+    top = points[-1]
+    users_at_80 = int(0.8 / (top["cpu_ms_per_request"] / 1000 * max_rps_per_user))
+    # the measured CPU shares, interpolated (or extrapolated) linearly: the plan takes the lower figure
+    (u0, c0), (u1, c1) = ((p["users"], p["cpu_share"]) for p in points[-2:])
+    if c1 > c0:
+        users_at_80 = min(users_at_80, int(u0 + (0.8 - c0) / (c1 - c0) * (u1 - u0)))
     return report(
         "users_per_worker",
         {
             "think_time_s": list(THINK_TIME_S),
-            "points_users_cpu_rps": [[u, round(c, 3), round(r)] for u, c, r in points],
+            "points": [{k: round(v, 3) for k, v in p.items()} for p in points],
             "users_at_80pct_cpu": users_at_80,
-            "rps_at_80pct_cpu": round(users_at_80 * rps_per_user),
-            "bare_cpu_at_mid": round(bare_cpu, 3),
-            "bare_rps_at_mid": round(bare_rps),
-            "gateway_cpu_at_mid": round(gw_mid[1], 3),
-            "cpu_ratio_vs_bare_at_mid": round(gw_mid[1] / bare_cpu, 3) if bare_cpu > 0 else None,
+            "rps_at_80pct_cpu": round(users_at_80 * max_rps_per_user),
+            "bare_cpu_ms_per_request": round(bare["cpu_ms_per_request"], 3),
+            "gateway_cpu_ms_per_request": round(top["cpu_ms_per_request"], 3),
+            "cpu_per_request_ratio_vs_bare": round(top["cpu_ms_per_request"] / bare["cpu_ms_per_request"], 3),
             "goal": ">= 10,000 users at <= 80% CPU",
         },
     )

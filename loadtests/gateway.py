@@ -8,7 +8,7 @@ Configuration (Locust's own options win over the environment):
   --host / AIDEON_GATEWAY_URL      gateway base URL (loopback only unless AIDEON_ALLOW_REMOTE_TARGET=1)
   AIDEON_LOAD_USER_PREFIX          user names are PREFIX-<n> (default "synthetic-user", what the stand-in accepts)
   AIDEON_LOAD_PASSWORD             their password (default: a fixed synthetic one)
-  AIDEON_THINK_TIME="MIN,MAX"      think time between tasks in seconds (default from core.profiles: 2,8)
+  AIDEON_THINK_TIME="MIN,MAX"      think time between tasks in seconds (default from core.profiles: 5,15)
   AIDEON_SHAPE=ramp|surge|none     pick a load shape from shapes.py (default none: -u/-r/-t apply)
   --windows-file, --window-seconds windowed statistics (JSON Lines), written by the master
   --max-error-ratio, --max-p95-ms, --max-p99-ms   thresholds that set the exit code
@@ -24,65 +24,26 @@ import itertools
 import json
 import os
 import random
-import socket
 import sys
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from aideon_resilience.adapters import locust as aideon_locust
+from aideon_resilience.adapters.locust.target import (
+    DEFAULT_HOST,
+    TargetRefused,
+    check_target,
+    parse_think_time,
+    unreachable_reason,
+)
 from aideon_resilience.core.profiles import JOURNEY_WEIGHTS, THINK_TIME_S
 
-DEFAULT_HOST = "http://127.0.0.1:8080"
 TOKEN_LIFETIME_S = 600.0
 
 aideon_locust.install()
-
-
-def _think_time() -> tuple[float, float]:
-    raw = os.environ.get("AIDEON_THINK_TIME", "")
-    if not raw:
-        return THINK_TIME_S
-    try:
-        lo, hi = (float(x) for x in raw.split(","))
-    except ValueError:
-        print(f"gateway.py: AIDEON_THINK_TIME={raw!r}: expected MIN,MAX in seconds", file=sys.stderr)
-        sys.exit(2)
-    if lo < 0 or hi < lo:
-        print(f"gateway.py: AIDEON_THINK_TIME={raw!r}: need 0 <= MIN <= MAX", file=sys.stderr)
-        sys.exit(2)
-    return lo, hi
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        import ipaddress
-
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_target(host: str | None) -> str:
-    """The target URL, refused when it is malformed or not loopback (unless explicitly allowed)."""
-    url = host or DEFAULT_HOST
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SystemExit(_refuse(f"--host {url!r} is not an http(s) URL", 2))
-    if not _is_loopback(parts.hostname) and os.environ.get("AIDEON_ALLOW_REMOTE_TARGET") != "1":
-        raise SystemExit(
-            _refuse(
-                f"refusing non-loopback target {parts.hostname!r}: set AIDEON_ALLOW_REMOTE_TARGET=1 "
-                "to load a remote gateway on purpose",
-                2,
-            )
-        )
-    return url
 
 
 def _refuse(message: str, code: int) -> int:
@@ -90,25 +51,24 @@ def _refuse(message: str, code: int) -> int:
     return code
 
 
-def _reachable(url: str, timeout_s: float = 3.0) -> str | None:
-    """None when a TCP connection to the target succeeds, else the reason."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def _think_time() -> tuple[float, float]:
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
-            return None
-    except OSError as exc:
-        return exc.strerror or str(exc)
+        return parse_think_time(os.environ.get("AIDEON_THINK_TIME", ""), THINK_TIME_S)
+    except ValueError as exc:
+        raise SystemExit(_refuse(str(exc), 2)) from None
 
 
 @events.init.add_listener
 def _check_target(environment: Any, **_: Any) -> None:
     """Refuse a non-loopback target on every process; a headless master/local run checks it answers."""
+    try:
+        url = check_target(environment.host or os.environ.get("AIDEON_GATEWAY_URL"))
+    except TargetRefused as exc:
+        raise SystemExit(_refuse(str(exc), 2)) from None
     opts = environment.parsed_options
-    url = check_target(environment.host or os.environ.get("AIDEON_GATEWAY_URL"))
     if opts is None or not getattr(opts, "headless", False) or getattr(opts, "worker", False):
         return
-    reason = _reachable(url)
+    reason = unreachable_reason(url)
     if reason is not None:
         raise SystemExit(
             _refuse(
@@ -138,8 +98,6 @@ class GatewayUser(FastHttpUser):
         self.access_token = ""
         self.refresh_token = ""
         self.token_expires = 0.0
-        self.auth_headers: dict[str, str] = {}
-        self.json_headers: dict[str, str] = {"Content-Type": "application/json"}
         self.sign_in()
 
     def _store_tokens(self, data: Any) -> bool:
@@ -147,17 +105,15 @@ class GatewayUser(FastHttpUser):
             return False
         self.access_token = str(data["access_token"])
         self.refresh_token = str(data.get("refresh_token", ""))
-        # built once per token, not per request: header dicts are a visible share of the client's CPU
-        self.auth_headers = {"Authorization": f"Bearer {self.access_token}"}
-        self.json_headers = {**self.auth_headers, "Content-Type": "application/json"}
+        # the session adds it to every request: no per-request header dict (a visible share of client CPU)
+        self.client.auth_header = f"Bearer {self.access_token}"
         lifetime = float(data.get("expires_in", TOKEN_LIFETIME_S))
         self.token_expires = time.monotonic() + min(lifetime, TOKEN_LIFETIME_S) * 0.8
         return True
 
-    def _auth(self, json_body: bool = False) -> dict[str, str]:
+    def _fresh_token(self) -> None:
         if self.access_token and time.monotonic() > self.token_expires:
             self.refresh()
-        return self.json_headers if json_body else self.auth_headers
 
     @task(JOURNEY_WEIGHTS["sign_in"])
     def sign_in(self) -> None:
@@ -177,7 +133,6 @@ class GatewayUser(FastHttpUser):
         with self.client.post(
             "/api/v1/auth/refresh",
             json={"refresh_token": self.refresh_token},
-            headers={"Authorization": f"Bearer {self.access_token}"},
             name="/api/v1/auth/refresh",
             catch_response=True,
         ) as resp:
@@ -188,31 +143,33 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["chat"])
     def chat(self) -> None:
+        self._fresh_token()
         self.client.post(
             "/api/v1/chat/completions",
             data=random.choice(_CHAT_BODIES),
-            headers=self._auth(json_body=True),
+            headers=_JSON,
             name="/api/v1/chat/completions",
         )
 
     @task(JOURNEY_WEIGHTS["knowledge_search"])
     def knowledge_search(self) -> None:
+        self._fresh_token()
         self.client.get(
             f"/api/v1/knowledge/search?q={random.choice(_QUERIES)}&limit=10",
-            headers=self._auth(),
             name="/api/v1/knowledge/search",
         )
 
     @task(JOURNEY_WEIGHTS["subscription_check"])
     def subscription_check(self) -> None:
+        self._fresh_token()
         self.client.get(
             f"/api/v1/subscriptions/{self.user_id}",
-            headers=self._auth(),
             name="/api/v1/subscriptions/[user]",
         )
 
     @task(JOURNEY_WEIGHTS["analytics_events"])
     def analytics_events(self) -> None:
+        self._fresh_token()
         now = round(time.time(), 3)
         body = (
             f'{{"events":[{{"type":"page_view","user":"{self.user_id}","ts":{now}}},'
@@ -221,7 +178,7 @@ class GatewayUser(FastHttpUser):
         self.client.post(
             "/api/v1/analytics/events",
             data=body.encode(),
-            headers=self._auth(json_body=True),
+            headers=_JSON,
             name="/api/v1/analytics/events",
         )
 
@@ -232,6 +189,7 @@ class GatewayUser(FastHttpUser):
 
 _PROMPTS = ("Summarise my last meeting", "Draft a reply to the supplier", "Explain this invoice", "Plan my week")
 _QUERIES = ("onboarding", "pricing", "security+policy", "data+retention", "api+limits")
+_JSON = {"Content-Type": "application/json"}
 _CHAT_BODIES = tuple(
     json.dumps({"model": "default", "messages": [{"role": "user", "content": p}], "max_tokens": 256}).encode()
     for p in _PROMPTS
@@ -242,10 +200,10 @@ _CHAT_BODIES = tuple(
 _shape = os.environ.get("AIDEON_SHAPE", "none").strip().lower()
 if _shape == "ramp":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from shapes import StagedRamp  # noqa: E402,F401
+    from shapes import StagedRamp  # noqa: F401
 elif _shape == "surge":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from shapes import Surge  # noqa: E402,F401
+    from shapes import Surge  # noqa: F401
 elif _shape not in ("", "none"):
     print(f"gateway.py: AIDEON_SHAPE={_shape!r}: expected ramp, surge or none", file=sys.stderr)
     sys.exit(2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -94,11 +94,13 @@ def bounds_from_objects(objects: list[dict[str, Any]], source: Path) -> list[Any
 
 
 def plan(
-    users: int = typer.Option(..., "--users", help="concurrent users to plan for"),
-    env: str = typer.Option("production", "--env", help="environment under manifests/environments/"),
-    manifests: Path = typer.Option(Path("manifests"), "--manifests", help="the manifests directory"),
-    output_format: str = typer.Option("text", "--format", help="text or json"),
-    capacity: Path | None = typer.Option(None, "--capacity", help="worker capacity file (default: measured)"),
+    users: Annotated[int, typer.Option("--users", help="concurrent users to plan for")],
+    env: Annotated[str, typer.Option("--env", help="environment under manifests/environments/")] = "production",
+    manifests: Annotated[Path, typer.Option("--manifests", help="the manifests directory")] = Path("manifests"),
+    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    capacity: Annotated[
+        Path | None, typer.Option("--capacity", help="worker capacity file (default: measured)")
+    ] = None,
 ) -> None:
     """Capacity plan toward N users: load workers, replicas per service vs HPA bounds, nodes."""
     from aideon_resilience.adapters.kustomize import build

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Annotated
 
 import typer
 
@@ -11,13 +12,15 @@ from aideon_resilience.errors import UsageError
 
 
 def standin(
-    service: str = typer.Argument(..., help="platform service, e.g. api-gateway"),
-    port: int = typer.Option(..., "--port", help="TCP port (0 picks a free one)"),
-    host: str = typer.Option("127.0.0.1", "--host", help="listen address (loopback only)"),
-    cpu_scale: float = typer.Option(1.0, "--cpu-scale", help="multiplier of the profile's CPU per request"),
-    latency_scale: float = typer.Option(1.0, "--latency-scale", help="multiplier of the profile's latency"),
-    upstream_timeout: float = typer.Option(5.0, "--upstream-timeout", help="seconds to wait for a downstream call"),
-    seed: int | None = typer.Option(None, "--seed", help="seed of the latency draws"),
+    service: Annotated[str, typer.Argument(help="platform service, e.g. api-gateway")],
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one)")],
+    host: Annotated[str, typer.Option("--host", help="listen address (loopback only)")] = "127.0.0.1",
+    cpu_scale: Annotated[float, typer.Option("--cpu-scale", help="multiplier of the profile's CPU per request")] = 1.0,
+    latency_scale: Annotated[float, typer.Option("--latency-scale", help="multiplier of the profile's latency")] = 1.0,
+    upstream_timeout: Annotated[
+        float, typer.Option("--upstream-timeout", help="seconds to wait for a downstream call")
+    ] = 5.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed of the latency draws")] = None,
 ) -> None:
     """Run the stand-in of SERVICE: gateway routes, /health, /ready, /metrics, /admin/{fail,hang,recover}."""
     from aideon_resilience.adapters.standin.server import StandinConfig, is_loopback_host, serve, upstreams_from_env

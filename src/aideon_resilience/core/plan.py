@@ -258,7 +258,8 @@ def render_text(plan: Plan) -> str:
             if plan.masters_needed > 1
             else ", 1 master"
         ),
-        "Replicas (each carries CPU request x HPA target / CPU per request):",
+        "Replicas (each carries CPU request x HPA target / CPU per request; CPU per request from the"
+        " stand-in profiles in core/profiles.py, to be replaced by figures measured on the real services):",
     ]
     width = max((len(s.name) for s in plan.services), default=10)
     for s in plan.services:

@@ -103,8 +103,10 @@ JOURNEYS: tuple[Journey, ...] = (
 )
 JOURNEY_WEIGHTS: dict[str, int] = {j.name: j.weight for j in JOURNEYS}
 
-# Default think time of a simulated user between two tasks, seconds (uniform, like Locust's `between`).
-THINK_TIME_S: tuple[float, float] = (2.0, 8.0)
+# Default think time of a simulated user between two tasks, seconds (uniform, like Locust's `between`):
+# reading an assistant's answer and typing the next prompt takes several seconds. The users one
+# worker carries scale with it (benchmarks/README.md: about 7,100 users at 2-8 s, 14,000 at 5-15 s).
+THINK_TIME_S: tuple[float, float] = (5.0, 15.0)
 
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 

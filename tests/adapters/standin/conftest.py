@@ -25,7 +25,11 @@ def running(config: StandinConfig) -> Iterator[int]:
 
         async def main() -> None:
             task.append(asyncio.current_task())  # type: ignore[arg-type]
-            await serve(config, lambda p: (port.append(p), ready.set()))
+            def on_ready(p: int) -> None:
+                port.append(p)
+                ready.set()
+
+            await serve(config, on_ready)
 
         try:
             loop.run_until_complete(main())

@@ -172,3 +172,27 @@ def test_cli_bad_input_exit_2_one_line(args: list[str], message: str) -> None:
     proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30, env=os.environ)
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_port_in_use_is_an_infrastructure_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([*CLI, "api-gateway", "--port", str(port)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+def test_missing_upstream_is_simulated_from_the_chain_profiles() -> None:
+    from aideon_resilience.adapters.standin.server import Standin
+    from aideon_resilience.core.profiles import ROUTES
+
+    chat, health = ROUTES["/api/v1/chat/completions"], ROUTES["/health"]
+    alone = Standin(StandinConfig("api-gateway", seed=5))
+    draws = sorted(alone.simulated_downstream_ms(chat) for _ in range(201))
+    assert draws[100] == pytest.approx(300, rel=0.25)  # the LLM provider's median latency
+    assert alone.simulated_downstream_ms(health) == 0.0
+    wired = Standin(StandinConfig("api-gateway", upstreams={"llm-provider-service": ("127.0.0.1", 9)}))
+    assert wired.simulated_downstream_ms(chat) == 0.0
+    assert Standin(StandinConfig("api-gateway", latency_scale=0)).simulated_downstream_ms(chat) == 0.0

@@ -36,10 +36,10 @@ def round_ms(ms: float) -> int:
     if ms < 100:
         return round(ms)
     if ms < 1000:
-        return round(ms, -1)
+        return int(round(ms, -1))
     if ms < 10000:
-        return round(ms, -2)
-    return round(ms, -3)
+        return int(round(ms, -2))
+    return int(round(ms, -3))
 
 
 def percentile(hist: dict[int, int], q: float) -> float | None:
@@ -158,6 +158,7 @@ class WindowBook:
         self.book = SecondBook()
         self.users_at: dict[int, int] = {}
         self.next_start: int | None = None  # first window not yet written
+        self.started_at: float | None = None  # the first window starts here, not at its boundary
 
     def window_of(self, when: float) -> int:
         return int(when) // self.window_s * self.window_s
@@ -165,6 +166,7 @@ class WindowBook:
     def begin(self, when: float) -> None:
         if self.next_start is None:
             self.next_start = self.window_of(when)
+            self.started_at = when
 
     def note_users(self, when: float, users: int) -> None:
         self.users_at[self.window_of(when)] = users
@@ -210,13 +212,15 @@ class WindowBook:
             acc = self.book.seconds.pop(key)
             per_endpoint.setdefault(key[1], Acc()).merge(acc)
         users = self._users(start)
+        shown = max(float(start), self.started_at) if self.started_at is not None else float(start)
+        shown = min(shown, end)
         total = Acc()
         stats: list[WindowStat] = []
         for endpoint in sorted(per_endpoint):
             acc = per_endpoint[endpoint]
             total.merge(acc)
-            stats.append(_stat(start, end, endpoint, users, acc))
-        stats.append(_stat(start, end, AGGREGATED, users, total))
+            stats.append(_stat(shown, end, endpoint, users, acc))
+        stats.append(_stat(shown, end, AGGREGATED, users, total))
         for s in [s for s in self.users_at if s < start]:
             if s != max(self.users_at):
                 del self.users_at[s]
@@ -274,6 +278,7 @@ class WindowsListener:
         self.windows = WindowBook(window_s)
         self.seconds = self.windows.book if not self.is_worker else SecondBook()
         self.written = 0
+        self.workers_seen: set[str] = set()
         self._greenlet: Any = None
         ev = environment.events
         # workers always record (the master decides whether to write); a local run only with a file
@@ -297,6 +302,7 @@ class WindowsListener:
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         rows = data.get(REPORT_KEY)
         if rows:
+            self.workers_seen.add(client_id)
             self.windows.book.merge(rows)
 
     def on_test_start(self, **_: Any) -> None:
@@ -329,7 +335,8 @@ class WindowsListener:
         if self.path is None:
             return
         self.tick(time.time(), final=True)
-        log.info("aideon windows: wrote %d records to %s", self.written, self.path)
+        source = f" (from {len(self.workers_seen)} workers)" if self.is_master else ""
+        log.info("aideon windows: wrote %d records to %s%s", self.written, self.path, source)
 
 
 _installed = False

@@ -13,6 +13,8 @@ not the bottleneck of the load it serves (see benchmarks/README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -245,9 +247,23 @@ class Standin:
         delay = _sample(self.profile, self.rng, self.config.latency_scale) / 1000.0
         hop = next_hop(route, self.config.service)
         pool = self.pools.get(hop) if hop else None
+        if hop is not None and pool is None:
+            delay += self.simulated_downstream_ms(route) / 1000.0
         if delay <= 0 and pool is None:
             return self._body(route, req)
         return self._slow(req, route, delay, pool)
+
+    def simulated_downstream_ms(self, route: Route) -> float:
+        """Latency of the rest of the chain, drawn from its profiles, when the next hop has no URL.
+
+        A stand-in running alone then answers about as slowly as the platform would; with
+        `AIDEON_UPSTREAM_<SERVICE>` set the real call replaces this.
+        """
+        hop = next_hop(route, self.config.service)
+        if hop is None or hop in self.pools:
+            return 0.0
+        rest = route.chain[route.chain.index(hop) :]
+        return sum(_sample(profile(s), self.rng, self.config.latency_scale) for s in rest)
 
     async def _slow(self, req: Request, route: Route, delay: float, pool: UpstreamPool | None) -> Response:
         if delay > 0:
@@ -283,7 +299,8 @@ class Standin:
                 "application/json",
             )
         if name == "/api/v1/knowledge/search":
-            return 200, _json({"results": [{"id": "doc-1", "score": 0.9}, {"id": "doc-2", "score": 0.7}]}), "application/json"
+            results = [{"id": "doc-1", "score": 0.9}, {"id": "doc-2", "score": 0.7}]
+            return 200, _json({"results": results}), "application/json"
         if name == "/api/v1/subscriptions/[user]":
             user = req.path.rsplit("/", 1)[-1]
             return 200, _json({"user": user, "plan": "pro", "active": True}), "application/json"
@@ -417,7 +434,7 @@ class HttpProtocol(asyncio.Protocol):
             self.busy = True
             self.app.metrics.inflight += 1
             task = asyncio.ensure_future(result)
-            task.add_done_callback(lambda t, r=req, k=keep, s=started: self._done(t, r, k, s))
+            task.add_done_callback(functools.partial(self._done, req=req, keep=keep, started=started))
             return
 
     def _done(self, task: asyncio.Future[Response], req: Request, keep: bool, started: float) -> None:
@@ -464,10 +481,8 @@ async def serve(config: StandinConfig, ready: Callable[[int], None] | None = Non
     port = int(server.sockets[0].getsockname()[1])
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
     if ready is not None:
         ready(port)
     try:
