@@ -7,6 +7,7 @@ them. `dry_run=True` asks the API server to validate and admit without persistin
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -27,22 +28,48 @@ def _order(obj: KubeObject) -> int:
     return _FIRST.get(str(obj.get("kind")), 3)
 
 
-def kubectl(args: list[str], kubeconfig: Path, context: str | None, stdin: str | None = None,
+def default_kubeconfig() -> Path:
+    """The kubeconfig kubectl would use: the first entry of $KUBECONFIG, else ~/.kube/config."""
+    env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(env) if env else Path.home() / ".kube" / "config"
+
+
+def kubectl(args: list[str], kubeconfig: Path | None, context: str | None, stdin: str | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    cmd = [kubectl_path(), f"--kubeconfig={kubeconfig}"]
+    cmd = [kubectl_path()]
+    if kubeconfig is not None:
+        cmd.append(f"--kubeconfig={kubeconfig}")
     if context:
         cmd.append(f"--context={context}")
-    return subprocess.run(cmd + args, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        return subprocess.run(cmd + args, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise InfrastructureError(f"kubectl {' '.join(args[:2])} did not finish within {timeout:.0f}s") from None
+
+
+def _first_error(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.lower().startswith("error") or "invalid" in ln.lower():
+            return ln[:400]
+    return (lines[0] if lines else "kubectl failed")[:400]
+
+
+_REFUSED = ("invalid", "forbidden", "no matches for kind", "denied", "is required")
 
 
 def apply_objects(
     objects: Iterable[KubeObject],
-    kubeconfig: Path,
+    kubeconfig: Path | None,
     context: str | None = None,
     dry_run: bool = False,
     source: str = "manifests",
 ) -> list[str]:
-    """Server-side apply; returns kubectl's lines (`kind/name serverside-applied`)."""
+    """Server-side apply; returns kubectl's lines (`kind/name serverside-applied`).
+
+    Objects the API server refuses (invalid, forbidden by admission, unknown kind) are unusable
+    input naming `source`; any other failure is an infrastructure error.
+    """
     ordered = sorted(objects, key=_order)
     crds = [o for o in ordered if o.get("kind") == "CustomResourceDefinition"]
     rest = [o for o in ordered if o.get("kind") != "CustomResourceDefinition"]
@@ -55,14 +82,16 @@ def apply_objects(
             args.insert(1, "--dry-run=server")
         proc = kubectl(args, kubeconfig, context, stdin=yaml.safe_dump_all(batch, sort_keys=False))
         if proc.returncode != 0:
-            first = next((ln for ln in proc.stderr.splitlines() if ln.strip()), "kubectl apply failed")
-            raise InputFileError(source, f"the API server refused the objects: {first.strip()}")
+            first = _first_error(proc.stderr)
+            if any(word in first.lower() for word in _REFUSED):
+                raise InputFileError(source, f"the API server refused the objects: {first}")
+            raise InfrastructureError(f"kubectl apply of {source} failed: {first}")
         lines.extend(proc.stdout.splitlines())
         if batch is crds and not dry_run:
             names = [f"crd/{o['metadata']['name']}" for o in crds]
             proc = kubectl(["wait", "--for=condition=Established", "--timeout=60s", *names], kubeconfig, context)
             if proc.returncode != 0:
-                raise InfrastructureError(f"custom resource definitions not established: {proc.stderr.strip()}")
+                raise InfrastructureError(f"custom resource definitions not established: {_first_error(proc.stderr)}")
     return lines
 
 

@@ -1,0 +1,210 @@
+"""Data plane pieces without the cluster: outlier mapping, HAProxy configuration, state, CPU maths."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from aideon_resilience.adapters.dataplane import dataplane_env_lines, stop_dataplane
+from aideon_resilience.adapters.dataplane.cpu import millicores, process_cpu_seconds, should_patch
+from aideon_resilience.adapters.dataplane.dataplane import DataPlaneOptions, DataPlaneState, read_state, write_state
+from aideon_resilience.adapters.dataplane.prometheus import render_config as render_prometheus
+from aideon_resilience.adapters.dataplane.prometheus import standin_targets
+from aideon_resilience.adapters.dataplane.proxy import (
+    OutlierPolicy,
+    ServiceProxy,
+    haproxy_binary,
+    max_ejected,
+    outlier_from_destination_rule,
+    parse_duration,
+    render_config,
+)
+from aideon_resilience.adapters.localcluster import ClusterPaths
+
+
+def _dr(od: dict[str, object] | None) -> dict[str, object]:
+    spec: dict[str, object] = {"host": "api-gateway.aideon-backend.svc.cluster.local"}
+    if od is not None:
+        spec["trafficPolicy"] = {"outlierDetection": od}
+    return {"metadata": {"name": "api-gateway", "namespace": "aideon-backend"}, "spec": spec}
+
+
+def test_outlier_detection_maps_every_field() -> None:
+    p = outlier_from_destination_rule(
+        _dr({"consecutive5xxErrors": 7, "interval": "2s", "baseEjectionTime": "1m", "maxEjectionPercent": 50})
+    )
+    assert (p.consecutive_5xx, p.interval_s, p.base_ejection_s, p.max_ejection_percent) == (7, 2.0, 60.0, 50)
+    params = p.haproxy_server_params()
+    assert "observe layer7 error-limit 7 on-error mark-down" in params
+    assert "inter 2000ms" in params
+    # back after `rise` passing checks spaced baseEjectionTime/rise apart
+    assert "rise 2" in params and "fastinter 30000ms" in params and "downinter 30000ms" in params
+
+
+def test_missing_outlier_detection_takes_istio_defaults() -> None:
+    p = outlier_from_destination_rule(_dr(None))
+    assert (p.consecutive_5xx, p.interval_s, p.base_ejection_s, p.max_ejection_percent) == (5, 10.0, 30.0, 10)
+    partial = outlier_from_destination_rule(_dr({"consecutive5xxErrors": 2}))
+    assert (partial.consecutive_5xx, partial.base_ejection_s) == (2, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("od", "field"),
+    [
+        ({"consecutive5xxErrors": "many"}, "consecutive5xxErrors"),
+        ({"consecutive5xxErrors": 0}, "consecutive5xxErrors"),
+        ({"interval": "soon"}, "interval"),
+        ({"baseEjectionTime": "30 seconds"}, "baseEjectionTime"),
+        ({"maxEjectionPercent": 150}, "maxEjectionPercent"),
+    ],
+)
+def test_malformed_outlier_detection_names_the_field(od: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=rf"aideon-backend/api-gateway: spec.trafficPolicy.outlierDetection.{field}"):
+        outlier_from_destination_rule(_dr(od))
+
+
+def test_max_ejected_follows_envoy() -> None:
+    # Envoy ejects while the ejected share is below the maximum
+    assert max_ejected(3, 10) == 1
+    assert max_ejected(3, 50) == 2
+    assert max_ejected(4, 50) == 2
+    assert max_ejected(3, 100) == 3
+    assert max_ejected(3, 0) == 0
+    assert max_ejected(0, 50) == 0
+
+
+def test_parse_duration_units() -> None:
+    assert parse_duration("500ms", "x") == 0.5
+    assert parse_duration("1.5s", "x") == 1.5
+    assert parse_duration("2m", "x") == 120.0
+    with pytest.raises(ValueError, match="x: not a duration"):
+        parse_duration("10", "x")
+
+
+def test_rendered_config_binds_loopback_only_and_haproxy_accepts_it(tmp_path: Path) -> None:
+    services = [
+        ServiceProxy("api-gateway", 18080, OutlierPolicy(3, 1.0, 10.0, 50, "test")),
+        ServiceProxy("auth-service", 18081),
+    ]
+    text = render_config(services, tmp_path / "h.sock", 18999)
+    binds = [ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("bind ")]
+    assert sorted(binds) == ["127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:18999"]
+    assert "error-limit 3 on-error mark-down" in text
+    assert "error-limit 5 on-error mark-down" in text  # auth-service: Istio defaults
+    assert "maxEjectionPercent=50 (enforced by the supervisor)" in text
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    res = subprocess.run([haproxy_binary(), "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_prometheus_targets_and_config(tmp_path: Path) -> None:
+    entries = standin_targets(
+        [
+            {"namespace": "ns", "pod": "p1", "service": "api-gateway", "port": 4000, "terminating": False},
+            {"namespace": "ns", "pod": "p2", "service": "api-gateway", "port": None, "terminating": False},
+            {"namespace": "ns", "pod": "p3", "service": "api-gateway", "port": 4001, "terminating": True},
+        ]
+    )
+    assert entries == [
+        {
+            "targets": ["127.0.0.1:4000"],
+            "labels": {
+                "namespace": "ns",
+                "pod": "p1",
+                "service": "api-gateway",
+                "app_kubernetes_io_name": "api-gateway",
+            },
+        }
+    ]
+    cfg = render_prometheus(tmp_path)
+    files = [c["file_sd_configs"][0]["files"][0] for c in cfg["scrape_configs"]]
+    assert files == [str(tmp_path / "standins.json"), str(tmp_path / "haproxy.json")]
+
+
+def test_state_file_round_trip_and_env_lines(tmp_path: Path) -> None:
+    paths = ClusterPaths(root=tmp_path)
+    work = tmp_path / "dataplane"
+    assert dataplane_env_lines(paths, work) == []
+    # A stand-in for the supervisor: a process whose command line says `dataplane run`.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "dataplane", "run"], start_new_session=True
+    )
+    try:
+        state = DataPlaneState(pid=proc.pid, status="running", gateway_url="http://127.0.0.1:4321")
+        write_state(work, state)
+        back = read_state(work)
+        assert back is not None and back.to_dict() == state.to_dict()
+        assert dataplane_env_lines(paths, work) == ["export AIDEON_GATEWAY_URL=http://127.0.0.1:4321"]
+        stop_dataplane(paths, work, timeout=5)
+        assert proc.wait(timeout=5) is not None
+        assert not (work / "state.json").exists()
+        assert dataplane_env_lines(paths, work) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_stale_state_gives_no_env(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    write_state(tmp_path, DataPlaneState(pid=proc.pid, status="running", gateway_url="http://127.0.0.1:1"))
+    assert dataplane_env_lines(ClusterPaths(root=tmp_path), tmp_path) == []
+
+
+def test_options_round_trip_to_supervisor_arguments() -> None:
+    opts = DataPlaneOptions(
+        namespaces=["a", "b"], timeout_server_s=1.5, prometheus=False, standin_args=["--cpu-scale", "3"]
+    )
+    assert opts.to_args() == [
+        "--namespace", "a", "--namespace", "b", "--timeout-server", "1.5", "--cpu-period", "3",
+        "--no-prometheus", "--standin-arg=--cpu-scale", "--standin-arg=3",
+    ]  # fmt: skip
+
+
+def test_cpu_maths() -> None:
+    assert millicores(0.5, 2.0) == 250
+    assert millicores(0.0, 2.0) == 1  # KWOK's floor
+    assert millicores(1.0, 0.0) == 1
+    assert should_patch(None, 1)
+    assert not should_patch(100, 103)
+    assert should_patch(100, 120)
+    start = process_cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    end = process_cpu_seconds(os.getpid())
+    assert start is not None and end is not None and end - start >= 0.04
+
+
+def test_stop_after_a_supervisor_crash_leaves_no_child(tmp_path: Path) -> None:
+    # A "supervisor" leading its own process group with one "stand-in" child, then killed hard.
+    code = (
+        "import subprocess, sys, time\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', 'standin'])\n"
+        "print(c.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    sup = subprocess.Popen(
+        [sys.executable, "-c", code, "dataplane", "run"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert sup.stdout is not None
+    child = int(sup.stdout.readline())
+    try:
+        write_state(tmp_path, DataPlaneState(pid=sup.pid, status="running"))
+        sup.kill()
+        sup.wait()
+        assert psutil.pid_exists(child)
+        stop_dataplane(ClusterPaths(root=tmp_path), tmp_path, timeout=2)
+        assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, 9)

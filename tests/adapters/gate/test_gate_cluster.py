@@ -1,0 +1,78 @@
+"""The gate end to end on the local cluster: it passes on `local` and fails, for the reason it
+names, on each expected-failure variant (manifests/variants/)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aideon_resilience.cli.main import main
+from aideon_resilience.core.rundir import REPORT_FILES
+from tests.conftest import REPO, KubeCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+VARIANTS = REPO / "manifests" / "variants"
+
+
+def _gate(out: Path, *args: str) -> tuple[int, dict[str, object], Path]:
+    code = main(["gate", "--env", "local", "--out", str(out), *args])
+    runs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert runs, f"the gate wrote no run directory (exit {code})"
+    run = runs[-1]
+    verdict = json.loads((run / "verdict.json").read_text())
+    return code, verdict, run
+
+
+def _by_id(verdict: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {str(s["id"]): s for s in verdict["slos"]}  # type: ignore[index, union-attr]
+
+
+@pytest.fixture()
+def restore_local(kube_cluster: KubeCluster, tmp_path: Path) -> Iterator[None]:
+    yield
+    from aideon_resilience.adapters.dataplane import ensure_deployed
+
+    ensure_deployed(REPO / "manifests", REPO / "manifests" / "environments" / "local")
+
+
+def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    code, verdict, run = _gate(tmp_path)
+    statuses = {k: v["status"] for k, v in _by_id(verdict).items()}
+    assert code == 0, statuses
+    assert verdict["verdict"] == "pass"
+    assert set(statuses) >= {"client-errors", "hpa-scale-out", "pdb-held", "anti-affinity-spread",
+                             "outlier-ejection", "pod-kill-recovery"}
+    for name in REPORT_FILES:
+        assert (run / name).is_file(), name
+    assert (run / "timeline.jsonl").stat().st_size > 0 and (run / "locust-windows.jsonl").stat().st_size > 0
+    assert sorted(p.stem for p in (run / "journals").glob("*.json")) == sorted(
+        ["pod-kill", "node-drain", "gateway-outlier", "node-loss", "load-surge"])
+
+
+@pytest.mark.parametrize(
+    ("variant", "experiment", "slo", "reason"),
+    [
+        ("pdb-blocks-drains", "node-drain", "pdb-held", "drain"),
+        ("no-anti-affinity", "pod-kill", "anti-affinity-spread", "on one node"),
+        ("hpa-max-equals-min", "load-surge", "hpa-scale-out", "max"),
+        ("no-outlier-detection", "gateway-outlier", "outlier-ejection", "ejection"),
+    ],
+)
+def test_each_broken_variant_fails_its_slo_for_the_reason_it_names(
+    kube_cluster: KubeCluster, restore_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    variant: str, experiment: str, slo: str, reason: str,
+) -> None:
+    monkeypatch.chdir(REPO)
+    code, verdict, _ = _gate(tmp_path, "--overlay", str(VARIANTS / variant), "--experiments", experiment)
+    results = _by_id(verdict)
+    assert code == 1 and verdict["verdict"] == "fail", {k: v["status"] for k, v in results.items()}
+    assert results[slo]["status"] == "fail"
+    assert reason in str(results[slo]["message"]).lower(), results[slo]["message"]
+    others = {"hpa", "pdb", "anti_affinity", "recovery", "outlier"} - {results[slo]["family"]}
+    collateral = [k for k, v in results.items() if v["family"] in others and v["status"] == "fail"]
+    assert not collateral, f"{variant} also failed {collateral}"
