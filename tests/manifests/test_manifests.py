@@ -309,9 +309,23 @@ def test_gateway_bounds_per_environment() -> None:
 
 def test_development_runs_one_replica_and_budgets_still_allow_a_drain() -> None:
     objects = rendered("development")
-    assert {d["spec"]["replicas"] for d in of_kind(objects, *WORKLOADS)} == {1}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objects, "HorizontalPodAutoscaler")}
+    lowest = {
+        hpas[d["metadata"]["name"]]["spec"]["minReplicas"] if d["metadata"]["name"] in hpas else d["spec"]["replicas"]
+        for d in of_kind(objects, *WORKLOADS)
+    }
+    assert lowest == {1}
     for pdb in of_kind(objects, "PodDisruptionBudget"):
         assert pdb["spec"].get("maxUnavailable", 0) >= 1 or pdb["spec"].get("minAvailable", 1) < 1
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_workloads_scaled_by_an_hpa_leave_replicas_to_it(env: str) -> None:
+    objects = rendered(env)
+    targets = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")}
+    pinned = [d["metadata"]["name"] for d in of_kind(objects, *WORKLOADS)
+              if d["metadata"]["name"] in targets and "replicas" in d["spec"]]
+    assert not pinned, f"{env}: an apply would reset the HPA of {pinned}"
 
 
 # ---- capacity: the declared clusters and quotas hold the maxima --------------------------------------

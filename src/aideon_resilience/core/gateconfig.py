@@ -37,6 +37,9 @@ class GateConfig(BaseModel):
 
     experiments: list[str] = Field(min_length=1)
     experiment_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+    settle_seconds: float = Field(
+        default=20, ge=0, le=600, description="pause between experiments so one's blip is not the next one's start"
+    )
     max_seconds: float = Field(default=900, gt=0, le=MAX_GATE_SECONDS)
     load: LoadConfig = Field(default_factory=LoadConfig)
 

@@ -11,6 +11,7 @@ from aideon_resilience.adapters.dataplane.dataplane import (
     dataplane_env_lines,
     dataplane_state,
     default_workdir,
+    ejection_events,
     start_dataplane,
     stop_dataplane,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "dataplane_state",
     "default_workdir",
     "deploy_overlay",
+    "ejection_events",
     "ensure_deployed",
     "start_dataplane",
     "stop_dataplane",

@@ -51,6 +51,22 @@ TICK_S = 0.5
 DR_REFRESH_S = 10.0
 
 
+EJECTIONS_NAME = "ejections.jsonl"
+
+
+def ejection_events(paths: ClusterPaths, since: float, until: float, workdir: Path | None = None) -> list[str]:
+    """Timeline lines (`kind: ejection`) the proxy recorded between `since` and `until`."""
+    file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
+    if not file.is_file():
+        return []
+    lines = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            if since <= float(json.loads(line)["t"]) <= until:
+                lines.append(line)
+    return lines
+
+
 def default_workdir(paths: ClusterPaths) -> Path:
     """One data plane per local cluster: `<cache>/dataplane/<cluster name>`."""
     return paths.cache / "dataplane" / paths.name
@@ -159,6 +175,7 @@ class DataPlane:
         self.proxy = HAProxy(workdir / "haproxy", ProxySettings(timeout_server_s=options.timeout_server_s))
         self.prom = Prometheus(workdir / "prometheus")
         self.cpu = CpuFeedback(core, options.cpu_period_s)
+        self.server_states: dict[tuple[str, int], str] = {}
         self.runtime: PodRuntime | None = None
         self.state = DataPlaneState(pid=os.getpid(), status="starting", namespaces=options.namespaces)
         self.backends: dict[str, list[tuple[str, int]]] = {}
@@ -238,6 +255,27 @@ class DataPlane:
         self.state.updated = time.time()
         write_state(self.workdir, self.state)
 
+    def _record_ejections(self, service: str) -> None:
+        """Append the proxy's ejections (a server going DOWN on errors) and returns to the events file."""
+        states = {port: st for (_, port), st in self.proxy.server_states(service).items()}
+        events = []
+        for port, st in states.items():
+            before = self.server_states.get((service, port))
+            if before == "UP" and st == "DOWN":
+                events.append({"state": "down", "port": port})
+            elif before == "DOWN" and st == "UP":
+                events.append({"state": "up", "port": port})
+            self.server_states[(service, port)] = st
+        for key in [k for k in self.server_states if k[0] == service and k[1] not in states]:
+            del self.server_states[key]
+        if events:
+            now = time.time()
+            with (self.workdir / EJECTIONS_NAME).open("a", encoding="utf-8") as fh:
+                for ev in events:
+                    fh.write(json.dumps({"t": now, "kind": "ejection", "service": service,
+                                         "backend": f"127.0.0.1:{ev['port']}", "state": ev["state"]}) + "\n")
+            log.info("ejections in %s: %s", service, events)
+
     def tick(self) -> None:
         assert self.runtime is not None
         backends = self.runtime.reconcile()
@@ -252,11 +290,13 @@ class DataPlane:
             restored = self.proxy.enforce_max_ejection(service)
             if restored:
                 log.info("maxEjectionPercent: %s back in %s", [p for _, p in restored], service)
+            self._record_ejections(service)
         if self.cpu.due():
             targets = [
                 (i.pod.namespace, i.pod.name, i.pid)
                 for i in self.runtime.instances.values()
-                if i.alive and i.pid is not None and i.stop_at is None
+                # from readiness on: a process's start-up (imports) is not load the HPA should see
+                if i.alive and i.ready and i.pid is not None and i.stop_at is None
             ]
             self.cpu.tick(targets)
         if self.options.prometheus:

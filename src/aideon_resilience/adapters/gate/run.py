@@ -14,7 +14,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,10 +162,15 @@ def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple
     return kubeconfig, opts.gateway_url
 
 
-def _merge_into_timeline(run_dir: Path, runs: list[ExperimentRun]) -> int:
-    """Journal events and the actions' live evidence join the timeline; returns lines added."""
+def _merge_into_timeline(run_dir: Path, runs: list[ExperimentRun], extra: Sequence[str] = ()) -> int:
+    """Journal events, the actions' live evidence and `extra` timeline lines (the proxy's
+    ejections) join the timeline; returns lines added."""
     added = 0
     with (run_dir / TIMELINE_FILE).open("a", encoding="utf-8") as fh:
+        for line in extra:
+            if parse_event(line) is not None:
+                fh.write(line.strip() + "\n")
+                added += 1
         for run in runs:
             if run.summary is None:
                 continue
@@ -229,6 +234,9 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
             if remaining <= 30:
                 progress(f"stopping the suite: the gate's bound of {cfg.max_seconds:.0f}s is reached")
                 break
+            if i > 1 and cfg.settle_seconds:
+                progress(f"settling for {cfg.settle_seconds:g}s")
+                time.sleep(cfg.settle_seconds)
             progress(f"chaos {i}/{len(prep.experiments)}: {experiment.stem}")
             run = run_experiment(experiment, run_dir / JOURNALS_DIR, env,
                                  min(cfg.experiment_timeout_seconds, remaining))
@@ -248,7 +256,13 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
         writer.close()
         meta.ended = time.time()
         (run_dir / RUN_FILE).write_text(meta.model_dump_json(indent=2), encoding="utf-8")
-        _merge_into_timeline(run_dir, runs)
+        ejections: list[str] = []
+        if opts.env == LOCAL_ENV:
+            from aideon_resilience.adapters.dataplane import ejection_events
+            from aideon_resilience.adapters.localcluster import ClusterPaths
+
+            ejections = ejection_events(ClusterPaths(), started, meta.ended)
+        _merge_into_timeline(run_dir, runs, ejections)
     if sampler.errors:
         progress(f"sampler: {len(sampler.errors)} watch interruptions (resumed): {sampler.errors[0]}")
     if not runs:

@@ -95,14 +95,14 @@ def apply_objects(
     return lines
 
 
-def _workload_ready(api: client.ApiClient, obj: KubeObject) -> str | None:
-    """None when ready, else a short reason."""
+def _workload_ready(api: client.ApiClient, obj: KubeObject, floor: int = 0) -> str | None:
+    """None when ready (at least `floor` replicas, an HPA's minimum), else a short reason."""
     kind, meta = obj.get("kind"), obj.get("metadata", {})
     ns, name = meta.get("namespace", "default"), meta.get("name")
     apps = client.AppsV1Api(api)
     if kind == "Deployment":
         d = apps.read_namespaced_deployment(name, ns)
-        want = d.spec.replicas or 0
+        want = max(d.spec.replicas or 0, floor)
         st = d.status
         if (st.observed_generation or 0) < d.metadata.generation or (st.available_replicas or 0) < want \
                 or (st.updated_replicas or 0) < want:
@@ -121,12 +121,30 @@ def wait_ready(
     timeout: float = 180,
     progress: Callable[[str], None] | None = None,
 ) -> float:
-    """Wait until every Deployment and StatefulSet among `objects` is rolled out; returns seconds."""
+    """Wait until every Deployment and StatefulSet among `objects` is rolled out; returns seconds.
+
+    A Deployment scaled by an HPA among `objects` is ready once it runs the HPA's minimum.
+    """
+    objects = list(objects)
     workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet")]
+    floors = {
+        (o.get("metadata", {}).get("namespace"), o["spec"]["scaleTargetRef"]["name"]): int(
+            o["spec"].get("minReplicas", 1)
+        )
+        for o in objects
+        if o.get("kind") == "HorizontalPodAutoscaler"
+    }
     start = time.monotonic()
     pending: list[str] = []
     while True:
-        pending = [r for r in (_workload_ready(api, o) for o in workloads) if r is not None]
+        pending = [
+            r
+            for r in (
+                _workload_ready(api, o, floors.get((o["metadata"].get("namespace"), o["metadata"]["name"]), 0))
+                for o in workloads
+            )
+            if r is not None
+        ]
         if not pending:
             return time.monotonic() - start
         if time.monotonic() - start > timeout:
