@@ -162,6 +162,27 @@ def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple
     return kubeconfig, opts.gateway_url
 
 
+def _local_chaos_env() -> dict[str, str]:
+    """Loopback endpoints of the local data plane the outlier experiment acts on, resolved right
+    before each experiment (pods, and so stand-in ports, change under chaos): the admin endpoint
+    of one ready gateway stand-in, and the proxy's stats."""
+    from aideon_resilience.adapters.dataplane import dataplane_state
+    from aideon_resilience.adapters.dataplane.proxy import backend_name
+    from aideon_resilience.adapters.localcluster import ClusterPaths
+
+    state = dataplane_state(ClusterPaths())
+    if state is None:
+        return {}
+    env: dict[str, str] = {}
+    gateways = sorted(s["port"] for s in state.standins if s.get("service") == "api-gateway" and s.get("ready"))
+    if gateways:
+        env["AIDEON_BACKEND_ADMIN_URL"] = f"http://127.0.0.1:{gateways[0]}"
+    if state.haproxy_stats_url:
+        env["AIDEON_PROXY_STATS_URL"] = state.haproxy_stats_url + ";csv"
+        env["AIDEON_PROXY_BACKEND"] = backend_name("api-gateway")
+    return env
+
+
 def _merge_into_timeline(run_dir: Path, runs: list[ExperimentRun], extra: Sequence[str] = ()) -> int:
     """Journal events, the actions' live evidence and `extra` timeline lines (the proxy's
     ejections) join the timeline; returns lines added."""
@@ -238,7 +259,8 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
                 progress(f"settling for {cfg.settle_seconds:g}s")
                 time.sleep(cfg.settle_seconds)
             progress(f"chaos {i}/{len(prep.experiments)}: {experiment.stem}")
-            run = run_experiment(experiment, run_dir / JOURNALS_DIR, env,
+            experiment_env = {**env, **(_local_chaos_env() if opts.env == LOCAL_ENV else {})}
+            run = run_experiment(experiment, run_dir / JOURNALS_DIR, experiment_env,
                                  min(cfg.experiment_timeout_seconds, remaining))
             runs.append(run)
             status = run.summary.status if run.summary else "no journal"

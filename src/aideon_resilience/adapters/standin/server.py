@@ -140,10 +140,21 @@ class UpstreamPool:
         return await asyncio.wait_for(self._request(req), self.timeout_s)
 
     async def _request(self, req: Request) -> int:
-        if self.idle:
+        while self.idle:
+            # A kept-alive connection the peer closed meanwhile (its keep-alive timeout) fails before
+            # any byte of a response: that request was never processed, so it goes on a fresh one.
             reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                return await self._exchange(reader, writer, req)
+            except _ClosedBeforeResponse:
+                continue
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            return await self._exchange(reader, writer, req)
+        except _ClosedBeforeResponse:
+            raise OSError("upstream closed the connection without a response") from None
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: Request) -> int:
         ok = False
         try:
             head = f"{req.method} {req.target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
@@ -151,8 +162,13 @@ class UpstreamPool:
             if auth:
                 head += f"Authorization: {auth}\r\n"
             head += f"Content-Length: {len(req.body)}\r\nContent-Type: application/json\r\n\r\n"
-            writer.write(head.encode("latin-1") + req.body)
-            status_line = await reader.readline()
+            try:
+                writer.write(head.encode("latin-1") + req.body)
+                status_line = await reader.readline()
+            except (ConnectionResetError, BrokenPipeError):
+                raise _ClosedBeforeResponse from None
+            if not status_line:
+                raise _ClosedBeforeResponse
             parts = status_line.split(None, 2)
             if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
                 raise OSError("malformed upstream response")
@@ -178,6 +194,10 @@ class UpstreamPool:
                 self.idle.append((reader, writer))
             else:
                 writer.close()
+
+
+class _ClosedBeforeResponse(Exception):
+    """The peer closed the connection before sending any byte of a response."""
 
 
 class Standin:
