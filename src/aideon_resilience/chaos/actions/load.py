@@ -79,8 +79,13 @@ def start_load(
     locustfile: str | None = None,
     windows_file: str | None = None,
     purpose: str = "load",
+    think_time: str | None = None,
 ) -> dict[str, Any]:
-    """Start a bounded headless Locust run against `gateway_url` (loopback only)."""
+    """Start a bounded headless Locust run against `gateway_url` (loopback only).
+
+    `think_time` ("MIN,MAX" seconds) overrides the locustfile's think time for this run: a surge
+    of impatient users hits harder than the same number of readers.
+    """
     guard.require_target("start_load", gateway_url=gateway_url)
     guard.require_loopback(gateway_url, "gateway URL")
     n_users = _bounded(users, "users", _int_env("AIDEON_CHAOS_MAX_USERS", 500))
@@ -102,6 +107,8 @@ def start_load(
         windows = str(base.with_name(f"{base.stem}.{purpose}{base.suffix or '.jsonl'}"))
     if windows:
         env["AIDEON_WINDOWS_FILE"] = str(windows)
+    if think_time:
+        env["AIDEON_THINK_TIME"] = str(think_time)
     cmd = [
         sys.executable, "-m", "locust", "-f", lf, "--headless",
         "-u", str(n_users), "-r", str(rate), "-t", f"{seconds}s",
@@ -120,6 +127,7 @@ def start_load(
         "gateway_url": gateway_url,
         "locustfile": lf,
         "windows_file": windows,
+        "think_time": think_time,
         "log": str(outfile),
         "undo_step": str(step.path),
         "at": time.time(),
@@ -133,9 +141,11 @@ def start_surge(
     duration: int = 60,
     locustfile: str | None = None,
     windows_file: str | None = None,
+    think_time: str | None = None,
 ) -> dict[str, Any]:
     """A load surge: an extra bounded Locust run on top of the experiment's base load."""
-    return start_load(gateway_url, users, spawn_rate, duration, locustfile, windows_file, purpose="surge")
+    return start_load(gateway_url, users, spawn_rate, duration, locustfile, windows_file, purpose="surge",
+                      think_time=think_time or None)
 
 
 def stop_load() -> dict[str, Any]:
