@@ -84,3 +84,15 @@ def test_sampler_follows_replicas_hpa_pdb_placement_and_nodes(kube_cluster: Kube
     assert any(p.node == victim.spec.node_name for p in placed)
     assert {n.name for n in tl.nodes} >= {"node-a1", "node-b1", "node-c1"}
     assert not sampler.errors, sampler.errors
+
+
+def test_hpas_settle_only_when_the_named_ones_are_back_at_their_minimum(tmp_path: Path) -> None:
+    writer = TimelineWriter(tmp_path / "timeline.jsonl")
+    s = Sampler(client.ApiClient(), writer)
+    s._hpas[("b", "gw")] = {"hpa_min": 3, "hpa_max": 5, "hpa_current": 5, "hpa_desired": 3}
+    s._hpas[("b", "auth")] = {"hpa_min": 2, "hpa_max": 3, "hpa_current": 3, "hpa_desired": 3}
+    assert not s.hpas_settled(["b/gw"])
+    s._hpas[("b", "gw")]["hpa_current"] = 3
+    assert s.hpas_settled(["b/gw"])
+    assert not s.hpas_settled()  # auth is still above its minimum
+    writer.close()

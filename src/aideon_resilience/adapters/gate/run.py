@@ -27,7 +27,7 @@ from aideon_resilience.core.gateconfig import GateConfig, load_gate_config
 from aideon_resilience.core.report import render_run
 from aideon_resilience.core.rundir import JOURNALS_DIR, RUN_FILE, TIMELINE_FILE, WINDOWS_FILE, RunMeta
 from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
-from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
+from aideon_resilience.core.slo import SLO_FILE, HpaSlo, SloFile, load_slos
 from aideon_resilience.core.timeline import parse_event
 from aideon_resilience.core.verdict import Verdict
 from aideon_resilience.errors import InfrastructureError, InputFileError, SafetyRefusal
@@ -162,6 +162,25 @@ def _kube_target(prep: Prepared, opts: GateOptions, progress: Progress) -> tuple
     return kubeconfig, opts.gateway_url
 
 
+def _wait_budgets_healthy(api: object, timeout: float) -> None:
+    """The platform is steady before the run starts: every PDB has its desired healthy pods."""
+    from kubernetes import client
+
+    policy = client.PolicyV1Api(api)
+    deadline = time.monotonic() + timeout
+    short: list[str] = []
+    while time.monotonic() < deadline:
+        short = [
+            f"{p.metadata.namespace}/{p.metadata.name}"
+            for p in policy.list_pod_disruption_budget_for_all_namespaces().items
+            if p.status is None or (p.status.current_healthy or 0) < (p.status.desired_healthy or 0)
+        ]
+        if not short:
+            return
+        time.sleep(2)
+    raise InfrastructureError(f"the platform is not steady: {len(short)} disruption budget(s) short, e.g. {short[0]}")
+
+
 def _local_chaos_env() -> dict[str, str]:
     """Loopback endpoints of the local data plane the outlier experiment acts on, resolved right
     before each experiment (pods, and so stand-in ports, change under chaos): the admin endpoint
@@ -223,6 +242,8 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
                    target_users=prep.config.load.users if prep.config.load.enabled else None)
     (run_dir / RUN_FILE).write_text(meta.model_dump_json(indent=2), encoding="utf-8")
 
+    progress("waiting for every disruption budget to be satisfied before breaking anything")
+    _wait_budgets_healthy(api, timeout=180)
     writer = TimelineWriter(run_dir / TIMELINE_FILE)
     sampler = Sampler(api, writer)
     sampler.start()
@@ -240,7 +261,7 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
     try:
         cfg = prep.config
         if cfg.load.enabled and gateway_url:
-            budget = int(cfg.max_seconds)
+            budget = int(cfg.max_seconds + cfg.load.warmup_seconds + cfg.load.cooldown_seconds)
             progress(f"load: {cfg.load.users} users against {gateway_url} (bounded to {budget}s)")
             load = start_load(cfg.load, opts.locustfile, gateway_url, run_dir, run_dir / WINDOWS_FILE, budget,
                               opts.env)
@@ -270,7 +291,12 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
             if load is not None and not load.running():
                 progress("load: Locust ended early (see locust.log)")
         if load is not None:
-            time.sleep(cfg.load.cooldown_seconds)
+            # keep the base load on while the autoscalers come back down (bounded by cooldown_seconds)
+            cooldown_end = time.time() + cfg.load.cooldown_seconds
+            progress(f"cooling down: waiting up to {cfg.load.cooldown_seconds:g}s for the HPAs to settle")
+            scaled = [w for slo in prep.slos.slos if isinstance(slo, HpaSlo) for w in slo.workloads]
+            while time.time() < cooldown_end and not sampler.hpas_settled(scaled):
+                time.sleep(2)
     finally:
         if load is not None:
             load.stop()

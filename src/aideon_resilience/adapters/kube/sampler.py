@@ -137,6 +137,17 @@ class Sampler:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def hpas_settled(self, targets: Iterable[str] | None = None) -> bool:
+        """The HPAs of `targets` ("namespace/workload"; default: every HPA seen) run at their
+        minimum again (current and desired), e.g. after a surge."""
+        wanted = set(targets) if targets is not None else None
+        with self._lock:
+            hpas = [h for (ns, wl), h in self._hpas.items() if wanted is None or f"{ns}/{wl}" in wanted]
+        return all(
+            (h["hpa_current"] or 0) <= (h["hpa_min"] or 1) and (h["hpa_desired"] or 0) <= (h["hpa_min"] or 1)
+            for h in hpas
+        )
+
     # -- watch loop ----------------------------------------------------------------------------
     def _follow(self, name: str, list_fn: Callable[..., Any], handler: Callable[[str, Any], None]) -> None:
         resource_version: str | None = None
