@@ -48,9 +48,10 @@ def test_outlier_detection_maps_every_field() -> None:
     assert "rise 2" in params and "fastinter 30000ms" in params and "downinter 30000ms" in params
 
 
-def test_missing_outlier_detection_takes_istio_defaults() -> None:
+def test_missing_outlier_detection_means_no_ejection_and_missing_fields_take_istio_defaults() -> None:
     p = outlier_from_destination_rule(_dr(None))
-    assert (p.consecutive_5xx, p.interval_s, p.base_ejection_s, p.max_ejection_percent) == (5, 10.0, 30.0, 10)
+    assert not p.enabled and "no outlierDetection" in p.source
+    assert "observe layer7" not in p.haproxy_server_params()
     partial = outlier_from_destination_rule(_dr({"consecutive5xxErrors": 2}))
     assert (partial.consecutive_5xx, partial.base_ejection_s) == (2, 30.0)
 
@@ -97,7 +98,9 @@ def test_rendered_config_binds_loopback_only_and_haproxy_accepts_it(tmp_path: Pa
     binds = [ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("bind ")]
     assert sorted(binds) == ["127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:18999"]
     assert "error-limit 3 on-error mark-down" in text
-    assert "error-limit 5 on-error mark-down" in text  # auth-service: Istio defaults
+    auth = text[text.index("backend be_auth-service"):]
+    # no DestinationRule: like Istio, no outlier detection, only health checks of /ready
+    assert "observe layer7" not in auth and "error-limit" not in auth and "check inter" in auth
     assert "maxEjectionPercent=50 (enforced by the supervisor)" in text
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text)

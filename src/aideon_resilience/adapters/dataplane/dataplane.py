@@ -187,7 +187,7 @@ class DataPlane:
                 "networking.istio.io", "v1", "destinationrules", _request_timeout=10
             ).get("items", [])
         except ApiException as exc:
-            if exc.status == 404:  # no CRD: Istio defaults
+            if exc.status == 404:  # no CRD: no DestinationRule, no outlier detection
                 return {}
             raise
         found: dict[str, tuple[OutlierPolicy, float | None]] = {}
@@ -202,7 +202,7 @@ class DataPlane:
             try:
                 found[service] = (outlier_from_destination_rule(dr), connect_timeout_from_destination_rule(dr))
             except ValueError as exc:
-                log.warning("ignoring outlierDetection: %s (using Istio defaults)", exc)
+                log.warning("ignoring outlierDetection: %s (no ejection for this service)", exc)
         return found
 
     def _service_proxies(self, rules: dict[str, tuple[OutlierPolicy, float | None]]) -> list[ServiceProxy]:

@@ -86,7 +86,12 @@ def _ms(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class OutlierPolicy:
-    """Istio outlierDetection (defaults are Istio's documented defaults)."""
+    """Istio outlierDetection (fields a DestinationRule leaves out take Istio's documented defaults).
+
+    `consecutive_5xx == 0` is no outlier detection at all, which is what Istio does for a service
+    whose DestinationRule has no `outlierDetection` (or that has no DestinationRule): the proxy
+    then only health-checks `/ready` and never ejects on errors.
+    """
 
     consecutive_5xx: int = 5
     interval_s: float = 10.0
@@ -94,8 +99,18 @@ class OutlierPolicy:
     max_ejection_percent: int = 10
     source: str = "istio-defaults"
 
+    @classmethod
+    def off(cls, source: str) -> OutlierPolicy:
+        return cls(consecutive_5xx=0, source=source)
+
+    @property
+    def enabled(self) -> bool:
+        return self.consecutive_5xx > 0
+
     def haproxy_server_params(self) -> str:
         """The `default-server` parameters this policy maps to (see the module docstring)."""
+        if not self.enabled:
+            return f"check inter {_ms(self.interval_s)} rise 2 fall 3"
         rise = 2 if self.base_ejection_s >= 1.0 else 1
         back = self.base_ejection_s / rise
         return (
@@ -112,7 +127,7 @@ def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
     name = f"{(dr.get('metadata') or {}).get('namespace', '')}/{(dr.get('metadata') or {}).get('name', '')}"
     od = ((dr.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")
     if not od:
-        return OutlierPolicy(source=f"DestinationRule {name} (no outlierDetection: Istio defaults)")
+        return OutlierPolicy.off(f"DestinationRule {name} (no outlierDetection: no ejection)")
     base = OutlierPolicy()
     where = f"DestinationRule {name}: spec.trafficPolicy.outlierDetection"
     errors = od.get("consecutive5xxErrors", od.get("consecutiveErrors", base.consecutive_5xx))
@@ -156,7 +171,7 @@ class ServiceProxy:
 
     service: str
     port: int
-    policy: OutlierPolicy = field(default_factory=OutlierPolicy)
+    policy: OutlierPolicy = field(default_factory=lambda: OutlierPolicy.off("no DestinationRule: no ejection"))
     slots: int = MIN_SLOTS
     connect_timeout_s: float = 1.0
 
@@ -225,9 +240,13 @@ def render_config(
             f"    default_backend {be}",
             "",
             f"backend {be}",
-            f"    # outlierDetection from {p.source}: consecutive5xxErrors={p.consecutive_5xx} "
-            f"interval={p.interval_s:g}s baseEjectionTime={p.base_ejection_s:g}s "
-            f"maxEjectionPercent={p.max_ejection_percent} (enforced by the supervisor)",
+            (
+                f"    # outlierDetection from {p.source}: consecutive5xxErrors={p.consecutive_5xx} "
+                f"interval={p.interval_s:g}s baseEjectionTime={p.base_ejection_s:g}s "
+                f"maxEjectionPercent={p.max_ejection_percent} (enforced by the supervisor)"
+                if p.enabled
+                else f"    # {p.source}"
+            ),
             "    balance leastconn",
             f"    timeout connect {_ms(svc.connect_timeout_s)}",
             "    option httpchk",

@@ -36,7 +36,8 @@ def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: floa
     checks: list[Check] = []
     for key, kind in sorted(declared.items()):
         if kind != "required":
-            checks.append(Check(Status.FAIL, f"{key}: pod template has {kind} hostname anti-affinity, not required"))
+            has = "no" if kind == "none" else kind
+            checks.append(Check(Status.FAIL, f"{key}: pod template has {has} hostname anti-affinity, not required"))
     for key, samples in sorted(series.items()):
         checks.append(_one_per_node(key, samples, data))
         if slo.zone_spread:
