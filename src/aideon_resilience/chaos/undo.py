@@ -83,10 +83,6 @@ class UndoLog:
     def pending(self, kind: str | None = None) -> list[Step]:
         return [s for s in pending_steps(self.directory) if kind is None or s.kind == kind]
 
-    def discard(self, step: Step) -> None:
-        """The mutation did not happen (or is already undone): nothing to replay for it."""
-        mark_done(step)
-
 
 def _fsync_dir(directory: Path) -> None:
     try:

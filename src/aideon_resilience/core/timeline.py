@@ -200,21 +200,6 @@ class Timeline:
         return tl
 
     # ---- extent -------------------------------------------------------------------------
-    def is_empty(self) -> bool:
-        return not any(
-            (
-                self.workloads,
-                self.pdbs,
-                self.placements,
-                self.pending,
-                self.nodes,
-                self.ejections,
-                self.refusals,
-                self.chaos,
-                self.experiments,
-            )
-        )
-
     def span(self) -> tuple[float, float] | None:
         """First and last time seen in any event (chaos spans included)."""
         times: list[float] = []
@@ -369,10 +354,3 @@ def load_timeline(path: Path) -> Timeline:
             else:
                 events.append(event)
     return Timeline.from_events(events, skipped=skipped)
-
-
-def write_timeline(path: Path, events: Iterable[BaseModel]) -> None:
-    """Append events to a timeline file (used by the sampler and by tests)."""
-    with path.open("a", encoding="utf-8") as fh:
-        for event in events:
-            fh.write(event.model_dump_json(exclude_none=False) + "\n")

@@ -449,3 +449,36 @@ def test_load_raises_pod_cpu_and_the_hpa_scales_within_bounds(plane: Plane) -> N
     assert 3 < scaled <= 5
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("api-gateway", plane.ns)
     assert hpa.status.desired_replicas is not None and hpa.status.desired_replicas <= 5
+
+
+def _prom(url: str, path: str) -> Any:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + path, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_prometheus_scrapes_every_standin_and_the_proxy(plane: Plane) -> None:
+    st = plane.fresh()
+    assert st.prometheus_url.startswith("http://127.0.0.1:")
+    ports = {s["port"] for s in st.standins if s.get("port") and not s.get("terminating")}
+
+    def all_up() -> bool:
+        active = _prom(st.prometheus_url, "/api/v1/targets")["data"]["activeTargets"]
+        up = {t["scrapeUrl"] for t in active if t["health"] == "up"}
+        jobs = {t["labels"]["job"] for t in active if t["health"] == "up"}
+        scraped = {int(u.split(":")[2].split("/")[0]) for u in up}
+        return jobs >= {"aideon-standins", "haproxy"} and ports <= scraped
+
+    wait_for("Prometheus scraping every stand-in and the proxy", all_up, timeout=60)
+    with Load(_gateway_port(plane), max_s=8) as load:
+        time.sleep(8)
+    assert any(status == 200 for _, status, _ in load.results)
+    query = "/api/v1/query?query=" + "sum(aideon_standin_requests_total{service=%22api-gateway%22})"
+
+    def counted() -> float:
+        result = _prom(st.prometheus_url, query)["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    assert wait_for("the gateway's requests counted in Prometheus", counted, timeout=30) > 0

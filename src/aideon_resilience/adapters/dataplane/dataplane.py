@@ -41,6 +41,7 @@ from aideon_resilience.adapters.dataplane.proxy import (
 )
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
+from aideon_resilience.adapters.standin.server import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
 from aideon_resilience.errors import InfrastructureError
 
@@ -70,10 +71,6 @@ def ejection_events(paths: ClusterPaths, since: float, until: float, workdir: Pa
 def default_workdir(paths: ClusterPaths) -> Path:
     """One data plane per local cluster: `<cache>/dataplane/<cluster name>`."""
     return paths.cache / "dataplane" / paths.name
-
-
-def upstream_env_name(service: str) -> str:
-    return "AIDEON_UPSTREAM_" + service.upper().replace("-", "_")
 
 
 @dataclass

@@ -489,7 +489,3 @@ def max_ejected(servers: int, max_ejection_percent: int) -> int:
     if servers <= 0 or max_ejection_percent <= 0:
         return 0
     return min(servers, math.ceil(servers * max_ejection_percent / 100))
-
-
-def slots_for(replicas: int) -> int:
-    return max(MIN_SLOTS, 2 ** math.ceil(math.log2(max(1, replicas))))

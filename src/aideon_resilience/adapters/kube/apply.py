@@ -12,7 +12,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import yaml
 from kubernetes import client
@@ -154,7 +153,3 @@ def wait_ready(
         time.sleep(2)
 
 
-def object_key(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata", {})
-    ns = meta.get("namespace")
-    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"

@@ -180,16 +180,6 @@ class LocalCluster:
             return False
         return any(c.type == "Available" and c.status == "True" for c in (svc.status.conditions or []))
 
-    def _save_state(self, nodes: int, zones: int) -> None:
-        self.paths.state_file.write_text(json.dumps({"nodes": nodes, "zones": zones}), encoding="utf-8")
-
-    def saved_shape(self) -> tuple[int, int] | None:
-        try:
-            data = json.loads(self.paths.state_file.read_text(encoding="utf-8"))
-            return int(data["nodes"]), int(data["zones"])
-        except (OSError, ValueError, KeyError):
-            return None
-
     # -- commands ------------------------------------------------------------------------------
     def up(
         self,
@@ -232,7 +222,6 @@ class LocalCluster:
             if not reused:
                 self._delete(_noop)
             raise
-        self._save_state(nodes, zones)
         return self.status()
 
     def _create(self, apiserver_port: int, progress: Progress) -> None:
@@ -270,8 +259,6 @@ class LocalCluster:
 
         stop_dataplane(self.paths)
         self._delete(progress)
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.state_file.unlink()
         left = [name for name, pid in self._pids().items() if _pid_alive(pid)]
         if left:
             raise ClusterError(f"processes still running after cluster down: {', '.join(left)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any
 
 from kubernetes import client
 
@@ -25,9 +25,6 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 NODE_CPU = "8"
 NODE_MEMORY = "32Gi"
 NODE_PODS = "110"
-
-LossMode = Literal["notready", "unreachable"]
-
 
 def zone_names(zones: int) -> list[str]:
     if not 1 <= zones <= 26:

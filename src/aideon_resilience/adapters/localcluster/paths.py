@@ -54,10 +54,5 @@ class ClusterPaths:
         return self.cache / f"{self.name}-kwokctl.yaml"
 
     @property
-    def state_file(self) -> Path:
-        """Our own record of the cluster's shape (nodes, zones) and extra settings."""
-        return self.cache / f"{self.name}-state.json"
-
-    @property
     def context(self) -> str:
         return f"kwok-{self.name}"

@@ -258,10 +258,6 @@ def namespace_of(obj: KubeObject) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
 
 
-def name_of(obj: KubeObject) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
-
-
 @dataclass
 class Inventory:
     """All objects of one lint run, grouped for the rules."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -58,5 +57,3 @@ def render_html(
     )
 
 
-def write_html(path: Path, html: str) -> None:
-    path.write_text(html, encoding="utf-8")
