@@ -109,3 +109,31 @@ def test_overlay_is_for_the_local_environment_only(manifests: Path, tmp_path: Pa
     with pytest.raises(SafetyRefusal, match="--overlay: only the local environment"):
         prepare(_opts(manifests, tmp_path, env="staging", context="stg", overlay=variant,
                       gateway_url="http://127.0.0.1:1"))
+
+
+def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import aideon_resilience.adapters.dataplane as dataplane
+    from aideon_resilience.adapters.gate.run import _local_chaos_env
+
+    def standin(port: int, **kw: object) -> dict[str, object]:
+        return {"service": "api-gateway", "namespace": "aideon-backend", "port": port, "ready": True,
+                "terminating": False, "node_ready": True, **kw}
+
+    state = SimpleNamespace(
+        haproxy_stats_url="http://127.0.0.1:9000/stats",
+        standins=[
+            standin(1001, terminating=True),  # evicted: its process outlives its place in the proxy
+            standin(1002, namespace="elsewhere"),
+            standin(1003, ready=False),
+            standin(1004, node_ready=False),
+            standin(1005),
+            {**standin(1000), "service": "auth-service"},
+        ],
+    )
+    monkeypatch.setattr(dataplane, "dataplane_state", lambda paths: state)
+    env = _local_chaos_env()
+    assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1005"
+    assert env["AIDEON_PROXY_STATS_URL"] == "http://127.0.0.1:9000/stats;csv"
+    assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway"

@@ -33,6 +33,7 @@ from aideon_resilience.core.verdict import Verdict
 from aideon_resilience.errors import InfrastructureError, InputFileError, SafetyRefusal
 
 LOCAL_ENV = "local"
+GATEWAY_NAMESPACE = "aideon-backend"
 EVIDENCE_FILE = "evidence.jsonl"
 Progress = Callable[[str], None]
 
@@ -193,7 +194,14 @@ def _local_chaos_env() -> dict[str, str]:
     if state is None:
         return {}
     env: dict[str, str] = {}
-    gateways = sorted(s["port"] for s in state.standins if s.get("service") == "api-gateway" and s.get("ready"))
+    # a stand-in that serves and will keep serving: not one of a pod on its way out (its grace
+    # period keeps the process alive for a while after the proxy dropped it) or on a lost node
+    gateways = sorted(
+        s["port"]
+        for s in state.standins
+        if s.get("service") == "api-gateway" and s.get("namespace") == GATEWAY_NAMESPACE
+        and s.get("ready") and s.get("node_ready", True) and not s.get("terminating")
+    )
     if gateways:
         env["AIDEON_BACKEND_ADMIN_URL"] = f"http://127.0.0.1:{gateways[0]}"
     if state.haproxy_stats_url:
