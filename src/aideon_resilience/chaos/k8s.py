@@ -37,7 +37,16 @@ def _from_api_client(api_client: Any) -> KubeClients:
 
 
 def clients(secrets: dict[str, Any] | None = None) -> KubeClients:
-    """API clients for the context chaosk8s would use with these secrets."""
+    """API clients for the context chaosk8s would use with these secrets.
+
+    With a kubeconfig file the path is read from $KUBECONFIG now: chaosk8s would load the default
+    location the kubernetes client fixed when it was imported, which misses a KUBECONFIG set later
+    in the same process. Without one (a pod), chaosk8s builds the in-cluster client.
+    """
+    path = kubeconfig_path()
+    if Path(path).is_file():
+        context = (secrets or {}).get("KUBERNETES_CONTEXT") or os.environ.get("KUBERNETES_CONTEXT")
+        return clients_for(path, context)
     from chaosk8s import create_k8s_api_client
 
     return _from_api_client(create_k8s_api_client(secrets))
