@@ -110,6 +110,10 @@ class AntiAffinitySlo(_SloBase):
     family: Literal["anti_affinity"]
     workloads: list[str] = Field(min_length=1)
     zone_spread: bool = True
+    # judge the zone spread when each of these experiments ends (after the rescheduling they cause)
+    # rather than at the end of the run, where an HPA's scale-down (not zone-aware) may have the
+    # last word
+    spread_after: list[str] = Field(default_factory=list)
 
 
 class OutlierSlo(_SloBase):

@@ -40,7 +40,13 @@ def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: floa
             checks.append(Check(Status.FAIL, f"{key}: pod template has {has} hostname anti-affinity, not required"))
     for key, samples in sorted(series.items()):
         checks.append(_one_per_node(key, samples, data))
-        if slo.zone_spread:
+        if slo.zone_spread and slo.spread_after:
+            ends = [(e.experiment, e.end) for e in tl.experiments if e.experiment in slo.spread_after]
+            if not ends:
+                checks.append(Check(Status.INCONCLUSIVE, f"{key}: none of {', '.join(slo.spread_after)} ran"))
+            for name, end in ends:
+                checks.append(_zone_spread(key, [p for p in samples if p.t <= end], tl, data, end, f"after {name}"))
+        elif slo.zone_spread:
             checks.append(_zone_spread(key, samples, tl, data))
     return done(checks)
 
@@ -62,7 +68,15 @@ def _one_per_node(key: str, samples: list[PlacementSample], data: RunData) -> Ch
     return Check(Status.PASS, f"{key}: never two replicas on one node", figures=figures)
 
 
-def _zone_spread(key: str, samples: list[PlacementSample], tl: Timeline, data: RunData) -> Check:
+def _zone_spread(
+    key: str,
+    samples: list[PlacementSample],
+    tl: Timeline,
+    data: RunData,
+    at: float | None = None,
+    when: str = "at the end",
+) -> Check:
+    """Replicas span as many zones as they can `at` a time (default: the end of the run)."""
     current: dict[str, int] = {}
     for s in samples:
         current[s.node] = s.pods
@@ -74,7 +88,8 @@ def _zone_spread(key: str, samples: list[PlacementSample], tl: Timeline, data: R
         return Check(Status.INCONCLUSIVE, f"{key}: zone of node {unknown[0]} unknown")
     last_node: dict[str, tuple[bool, bool, str | None]] = {}
     for n in tl.nodes:
-        last_node[n.name] = (n.ready, n.unschedulable, n.zone or zones.get(n.name))
+        if at is None or n.t <= at:
+            last_node[n.name] = (n.ready, n.unschedulable, n.zone or zones.get(n.name))
     if last_node:
         available = {z for ready, cordoned, z in last_node.values() if ready and not cordoned and z}
     else:
@@ -82,22 +97,22 @@ def _zone_spread(key: str, samples: list[PlacementSample], tl: Timeline, data: R
     spanned = {z for node in running if (z := zones.get(node))}
     need = min(len(available), replicas)
     pending = tl.pending_series().get(key)
-    items = [f"at the end: {replicas} replicas on {len(running)} nodes in zones {', '.join(sorted(spanned))}"]
-    if pending and pending[-1].pods > 0:
+    items = [f"{when}: {replicas} replicas on {len(running)} nodes in zones {', '.join(sorted(spanned))}"]
+    if at is None and pending and pending[-1].pods > 0:
         items.append(f"{pending[-1].pods} pods Pending at the end (since {data.rel(pending[-1].t)})")
     figures = {f"{key} zones": Figure(value=len(spanned), limit=need, better="higher")}
     if replicas == 0:
-        return Check(Status.INCONCLUSIVE, f"{key}: no running replica at the end", items=items)
+        return Check(Status.INCONCLUSIVE, f"{key}: no running replica {when}", items=items)
     if len(spanned) >= need:
         return Check(
             Status.PASS,
-            f"{key}: replicas span {len(spanned)} zone(s) at the end (needed {need})",
+            f"{key}: replicas span {len(spanned)} zone(s) {when} (needed {need})",
             figures=figures,
             items=items,
         )
     return Check(
         Status.FAIL,
-        f"{key}: replicas span {len(spanned)} zone(s) at the end, needed {need} "
+        f"{key}: replicas span {len(spanned)} zone(s) {when}, needed {need} "
         f"({replicas} replicas, {len(available)} zones available)",
         figures=figures,
         items=items,
