@@ -47,3 +47,33 @@ def test_missing_data_is_inconclusive() -> None:
     no_zone = [{**e, "zone": None} if e["kind"] in ("placement", "node") else e for e in healthy_events()]
     r = result("anti-affinity-gateway", run_data(None, no_zone))
     assert r.status is Status.INCONCLUSIVE and "zone of node" in r.message
+
+
+SPREAD_AFTER = """
+environment: test
+slos:
+  - id: anti-affinity-gateway
+    family: anti_affinity
+    workloads: [aideon-backend/api-gateway]
+    spread_after: [pod-kill, node-drain]
+"""
+
+
+def test_spread_after_rescheduling_ignores_a_later_scale_down_but_not_a_bad_reschedule() -> None:
+    # after the last rescheduling experiment (node-drain ends at 220) an HPA scale-down at 500
+    # leaves two zones: the run's end is not what `spread_after` judges
+    later = [*healthy_events(), placement(500, "n5", 0), placement(500, "n1", 1)]
+    r = result("anti-affinity-gateway", run_data(None, later), SPREAD_AFTER)
+    assert r.status is Status.PASS, r.message
+    assert "span 3 zone(s) after node-drain" in r.message
+    # the same packing inside the drain (before it ends at 220) fails, naming the experiment
+    during = [*healthy_events(), placement(200, "n5", 0), placement(200, "n1", 1)]
+    r = result("anti-affinity-gateway", run_data(None, during), SPREAD_AFTER)
+    assert r.status is Status.FAIL
+    assert "span 2 zone(s) after node-drain, needed 3" in r.message
+
+
+def test_spread_after_experiments_that_never_ran_is_inconclusive() -> None:
+    events = [e for e in healthy_events() if e.get("experiment") not in ("pod-kill", "node-drain")]
+    r = result("anti-affinity-gateway", run_data(None, events), SPREAD_AFTER)
+    assert r.status is Status.INCONCLUSIVE and "none of pod-kill, node-drain ran" in r.message
