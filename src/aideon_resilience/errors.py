@@ -39,6 +39,13 @@ class InputFileError(UsageError):
         self.problem = problem
 
 
+def from_validation(path: object, exc: Exception) -> InputFileError:
+    """The first error of a pydantic ValidationError as one line naming the file and field."""
+    err = exc.errors()[0]  # type: ignore[attr-defined]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return InputFileError(path, str(err["msg"]).removeprefix("Value error, "), field=field)
+
+
 class SafetyRefusal(UsageError):
     """A safety guard refused the operation before anything was changed."""
 

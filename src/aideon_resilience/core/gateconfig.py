@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aideon_resilience.errors import InputFileError
+from aideon_resilience.errors import InputFileError, from_validation
 
 GATE_FILE = "gate.yaml"
 MAX_USERS = 1_000_000
@@ -68,6 +68,4 @@ def load_gate_config(path: Path) -> GateConfig:
     try:
         return GateConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise InputFileError(file, str(err["msg"]).removeprefix("Value error, "), field=field) from None
+        raise from_validation(file, exc) from None

@@ -29,7 +29,7 @@ from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.loadstats import WindowStat, read_windows
 from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
 from aideon_resilience.core.timeline import Timeline, load_timeline
-from aideon_resilience.errors import InputFileError
+from aideon_resilience.errors import InputFileError, from_validation
 
 RUN_FILE = "run.json"
 WINDOWS_FILE = "locust-windows.jsonl"
@@ -88,9 +88,7 @@ def load_meta(run_dir: Path) -> RunMeta:
     except json.JSONDecodeError:
         raise InputFileError(file, "not valid JSON") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise InputFileError(file, str(err["msg"]), field=field) from None
+        raise from_validation(file, exc) from None
 
 
 def _present(path: Path) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aideon_resilience.errors import InputFileError
+from aideon_resilience.errors import InputFileError, from_validation
 
 SHAPE_FILE = "cluster-shape.yaml"
 
@@ -39,12 +39,6 @@ class ClusterShape(BaseModel):
         return len(self.zones)
 
 
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    return field, err["msg"]
-
-
 def load_cluster_shape(path: Path) -> ClusterShape:
     """Load a shape from a `cluster-shape.yaml` file or an environment directory holding one."""
     file = path / SHAPE_FILE if path.is_dir() else path
@@ -59,5 +53,4 @@ def load_cluster_shape(path: Path) -> ClusterShape:
     try:
         return ClusterShape.model_validate(data)
     except ValidationError as exc:
-        field, msg = _first_error(exc)
-        raise InputFileError(file, msg, field=field) from None
+        raise from_validation(file, exc) from None

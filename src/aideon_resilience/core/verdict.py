@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aideon_resilience.errors import InputFileError
+from aideon_resilience.errors import InputFileError, from_validation
 
 VERDICT_FILE = "verdict.json"
 
@@ -161,6 +161,4 @@ def read_verdict(path: Path) -> Verdict:
     except json.JSONDecodeError:
         raise InputFileError(path, "not valid JSON") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise InputFileError(path, str(err["msg"]), field=field) from None
+        raise from_validation(path, exc) from None
