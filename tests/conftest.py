@@ -27,6 +27,7 @@ class KubeCluster:
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
     from aideon_resilience.adapters.localcluster import LocalCluster
+    from aideon_resilience.adapters.localenv import stop_local
 
     cluster = LocalCluster()
     was_up = cluster.healthy()
@@ -41,4 +42,4 @@ def kube_cluster() -> Iterator[KubeCluster]:
         else:
             os.environ["KUBECONFIG"] = old
         if not was_up and not os.environ.get("AIDEON_KEEP_CLUSTER"):
-            cluster.down()
+            stop_local(cluster)

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from aideon_resilience.chaos import undo
+from aideon_resilience.chaos import rollback, undo
 from aideon_resilience.chaos.actions import fail_backend, recover_backend, start_load, stop_load
 from aideon_resilience.errors import SafetyRefusal
 from tests.chaos.loopback import serve
@@ -31,7 +31,7 @@ def test_fail_then_recover_backend(undo_dir: Path) -> None:
 def test_undo_replay_recovers_a_failed_backend(undo_dir: Path) -> None:
     with serve(ROUTES) as (url, seen):
         fail_backend(url)
-        result = undo.replay(undo_dir)
+        result = rollback.replay(undo_dir)
         assert seen[-1] == ("POST", "/admin/recover")
     assert result.undone == [f"recover backend {url}"]
 

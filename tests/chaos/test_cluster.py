@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aideon_resilience.chaos import undo
+from aideon_resilience.chaos import rollback, undo
 from aideon_resilience.chaos.actions import DrainTimedOut, drain_nodes, uncordon_nodes
 from aideon_resilience.core.journal import read_journal
 
@@ -161,7 +161,7 @@ def env(kube_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     try:
         yield e
     finally:
-        undo.replay(undo_dir)  # whatever a failed test left cordoned
+        rollback.replay(undo_dir)  # whatever a failed test left cordoned
         undo.reset()
         e.core.delete_namespace(ns)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from aideon_resilience.chaos import undo
-from aideon_resilience.chaos.actions import kill_pods, lose_nodes, nodes, recover_nodes, recover_zone, zone_outage
+from aideon_resilience.chaos import rollback, undo
+from aideon_resilience.chaos.actions import kill_pods, lose_nodes, node_loss, recover_nodes, recover_zone, zone_outage
 from aideon_resilience.errors import SafetyRefusal
 from tests.chaos.fakekube import FakeKube, pod
 
@@ -79,7 +79,7 @@ class FakeLocalCluster:
 @pytest.fixture
 def lc(gateway: FakeKube, monkeypatch: pytest.MonkeyPatch) -> FakeLocalCluster:
     fake_lc = FakeLocalCluster(gateway)
-    monkeypatch.setattr(nodes, "_localcluster", lambda: fake_lc)  # type: ignore[return-value]
+    monkeypatch.setattr(node_loss, "_localcluster", lambda: fake_lc)  # type: ignore[return-value]
     return fake_lc
 
 
@@ -114,7 +114,7 @@ def test_zone_outage_respects_the_node_share(lc: FakeLocalCluster, monkeypatch: 
 
 def test_undo_replay_restores_lost_nodes(lc: FakeLocalCluster) -> None:
     lose_nodes(name="node-c1", mode="unreachable", wait_timeout=0)
-    result = undo.replay(undo.current().directory)
+    result = rollback.replay(undo.current().directory)
     assert result.undone == ["restore node node-c1"]
     assert lc.calls == [("unreachable", "node-c1"), ("restore", "node-c1")]
 
@@ -123,6 +123,6 @@ def test_missing_local_cluster_module_fails_clearly(gateway: FakeKube, monkeypat
     def none() -> ModuleType | None:
         return None
 
-    monkeypatch.setattr(nodes, "_localcluster", none)
+    monkeypatch.setattr(node_loss, "_localcluster", none)
     with pytest.raises(Exception, match=r"node loss needs aideon_resilience\.adapters\.localcluster\.nodes"):
         lose_nodes(name="node-a1")

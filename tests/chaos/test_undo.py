@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.chaos import undo
+from aideon_resilience.chaos import rollback, undo
 from aideon_resilience.chaos.actions import drain_nodes
 from aideon_resilience.cli.main import main
 from tests.chaos.fakekube import FakeKube
@@ -41,7 +41,7 @@ def test_replay_undoes_newest_first_and_keeps_failures_pending(undo_dir: Path) -
         log.record("test_ok", {"n": "first"}, "first")
         log.record("test_broken", {}, "broken one")
         log.record("test_ok", {"n": "second"}, "second")
-        result = undo.replay(undo_dir)
+        result = rollback.replay(undo_dir)
         assert order == ["second", "first"]
         assert result.undone == ["second", "first"]
         assert result.failed == ["broken one: api down"]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from aideon_resilience.chaos import k8s
 from aideon_resilience.errors import SafetyRefusal
+from aideon_resilience.settings import Settings, settings
 
 DEFAULT_CONTEXTS = ("kwok-aideon",)
 NAMESPACE_LABEL = "chaos.aideon.io/allowed"
@@ -25,9 +26,8 @@ DEFAULT_MAX_NODE_SHARE = 0.34
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-def allowed_contexts() -> list[str]:
-    extra = os.environ.get("AIDEON_CHAOS_ALLOWED_CONTEXTS", "")
-    names = list(DEFAULT_CONTEXTS) + [c.strip() for c in extra.split(",") if c.strip()]
+def allowed_contexts(env: Settings | None = None) -> list[str]:
+    names = list(DEFAULT_CONTEXTS) + (env or settings()).allowed_contexts
     return sorted(set(names))
 
 

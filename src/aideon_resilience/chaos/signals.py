@@ -15,9 +15,15 @@ import threading
 from types import FrameType
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM received during a chaos run."""
+
+
+# what an action catches to undo its own partial work before the interrupt goes on
+INTERRUPTS = (KeyboardInterrupt, SystemExit, InterruptExecution)
 
 
 _previous: Any = None

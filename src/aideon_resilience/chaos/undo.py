@@ -164,36 +164,3 @@ def register(kind: str) -> Callable[[Undoer], Undoer]:
         return fn
 
     return deco
-
-
-def _load_undoers() -> None:
-    # importing the action modules registers their undo functions
-    from aideon_resilience.chaos.actions import backend, load, nodes  # noqa: F401
-
-
-@dataclass
-class ReplayResult:
-    undone: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"undone": list(self.undone), "failed": list(self.failed)}
-
-
-def replay(root: Path, steps: list[Step] | None = None) -> ReplayResult:
-    """Undo every pending step under root, newest first; a failed step stays pending."""
-    _load_undoers()
-    result = ReplayResult()
-    for step in steps if steps is not None else pending_steps(root):
-        fn = UNDOERS.get(step.kind)
-        if fn is None:
-            result.failed.append(f"{step.describe()}: unknown undo step kind {step.kind!r} ({step.path})")
-            continue
-        try:
-            fn(step.params, step.data)
-        except Exception as exc:
-            result.failed.append(f"{step.describe()}: {exc}")
-            continue
-        mark_done(step)
-        result.undone.append(step.describe())
-    return result

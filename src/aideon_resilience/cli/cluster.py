@@ -9,6 +9,7 @@ from rich.console import Console
 
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.cluster import DEFAULT_NODES, DEFAULT_ZONES
+from aideon_resilience.adapters.localenv import local_env_lines, stop_local
 
 cluster_app = typer.Typer(help="The local embedded cluster (real control plane, KWOK nodes).", no_args_is_help=True)
 _out = Console(highlight=False)
@@ -37,7 +38,7 @@ def up(
 @cluster_app.command("down")
 def down() -> None:
     """Stop every process of the local cluster and remove its state."""
-    existed = LocalCluster().down(progress=_progress)
+    existed = stop_local(LocalCluster(), progress=_progress)
     _out.print("local cluster stopped" if existed else "no local cluster was running")
 
 
@@ -68,7 +69,7 @@ def status(
 @cluster_app.command("env")
 def env() -> None:
     """Print the shell lines that point tools at the local cluster (use with eval)."""
-    for line in LocalCluster().env_lines():
+    for line in local_env_lines(LocalCluster()):
         typer.echo(line)
 
 

@@ -6,15 +6,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from aideon_resilience.adapters.gate.run import GateOptions, run_gate
 from aideon_resilience.cli.report import print_verdict
+from aideon_resilience.gate import GateOptions, run_gate
+from aideon_resilience.settings import settings
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -43,7 +43,7 @@ def gate(
     """Run the pre-release resilience gate and write reports/<run-id>/."""
     opts = GateOptions(
         env=env, context=context, manifests=manifests, out=out, baseline=baseline, chaos_dir=chaos_dir,
-        locustfile=locustfile, gateway_url=os.environ.get("AIDEON_GATEWAY_URL") or None, overlay=overlay,
+        locustfile=locustfile, gateway_url=settings().gateway_url, overlay=overlay,
         experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,
     )
     with _err.status("gate", spinner="dots") as status:

@@ -25,7 +25,7 @@ def rollback(
 ) -> None:
     """Undo what chaos runs changed and did not restore (cordoned nodes, lost nodes, failing
     backends, Locust runs), newest first. Exit 0 when nothing is left pending."""
-    from aideon_resilience.chaos import undo
+    from aideon_resilience.chaos import rollback, undo
 
     root = run_dir if run_dir is not None else undo.default_root()
     if run_dir is not None and not run_dir.is_dir():
@@ -34,7 +34,7 @@ def rollback(
     if not steps:
         typer.echo(f"nothing to roll back under {root}")
         return
-    result = undo.replay(root, steps)
+    result = rollback.replay(root, steps)
     for line in result.undone:
         typer.echo(f"undone: {line}")
     for line in result.failed:

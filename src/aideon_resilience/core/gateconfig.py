@@ -35,6 +35,10 @@ class LoadConfig(BaseModel):
 class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    target: Literal["local", "cluster"] = Field(
+        default="cluster",
+        description="local: the embedded cluster with its data plane; cluster: one named by an allow-listed context",
+    )
     experiments: list[str] = Field(min_length=1)
     experiment_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     settle_seconds: float = Field(

@@ -27,6 +27,9 @@ class _Event(BaseModel):
     t: float
 
 
+TimelineEvent = _Event  # the base of every event kind below
+
+
 class WorkloadSample(_Event):
     kind: Literal["workload"] = "workload"
     namespace: str

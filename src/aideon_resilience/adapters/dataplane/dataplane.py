@@ -40,9 +40,11 @@ from aideon_resilience.adapters.dataplane.proxy import (
     outlier_from_destination_rule,
 )
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
+from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.standin.server import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
+from aideon_resilience.core.timeline import TimelineEvent, parse_event
 from aideon_resilience.errors import InfrastructureError
 
 log = logging.getLogger("aideon.dataplane")
@@ -55,17 +57,21 @@ DR_REFRESH_S = 10.0
 EJECTIONS_NAME = "ejections.jsonl"
 
 
-def ejection_events(paths: ClusterPaths, since: float, until: float, workdir: Path | None = None) -> list[str]:
-    """Timeline lines (`kind: ejection`) the proxy recorded between `since` and `until`."""
+def ejection_events(
+    paths: ClusterPaths, since: float, until: float, workdir: Path | None = None
+) -> list[TimelineEvent]:
+    """The ejections and returns the proxy recorded between `since` and `until` (a line the
+    supervisor could not finish writing is left out)."""
     file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
     if not file.is_file():
         return []
-    lines = []
+    events = []
     for line in file.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            if since <= float(json.loads(line)["t"]) <= until:
-                lines.append(line)
-    return lines
+        with contextlib.suppress(ValueError):
+            event = parse_event(line)
+            if event is not None and since <= event.t <= until:
+                events.append(event)
+    return events
 
 
 def default_workdir(paths: ClusterPaths) -> Path:
@@ -346,8 +352,6 @@ class DataPlane:
 
 def run_supervisor(paths: ClusterPaths, workdir: Path, options: DataPlaneOptions) -> None:
     """Body of `aideon-resilience dataplane run`: serve until SIGTERM/SIGINT."""
-    from aideon_resilience.adapters.localcluster import LocalCluster
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

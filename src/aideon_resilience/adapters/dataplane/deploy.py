@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.adapters.dataplane.dataplane import dataplane_state, start_dataplane
 from aideon_resilience.adapters.kube.apply import apply_objects, default_kubeconfig, wait_ready
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kustomize import build
-from aideon_resilience.errors import InfrastructureError, InputFileError
+from aideon_resilience.adapters.localcluster import LocalCluster
+from aideon_resilience.errors import ClusterError, InfrastructureError, InputFileError
 
 GATEWAY_SERVICE = "api-gateway"
 
@@ -64,15 +66,10 @@ def render_all(manifests: Path, overlay: Path) -> tuple[list[dict[str, Any]], li
 
 def ensure_deployed(manifests: Path, overlay: Path, progress: Progress = _noop, timeout: float = 300.0) -> str:
     """Deploy `overlay` to the local cluster (which must be up), start the data plane; the gateway URL."""
-    from aideon_resilience.adapters.dataplane.dataplane import dataplane_state, start_dataplane
-    from aideon_resilience.adapters.localcluster import LocalCluster
-
     if not (overlay / "kustomization.yaml").is_file():
         raise InputFileError(overlay, "not a kustomize directory (no kustomization.yaml)")
     cluster = LocalCluster()
     if not cluster.healthy():
-        from aideon_resilience.errors import ClusterError
-
         raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
     deploy_overlay(manifests, overlay, str(cluster.paths.kubeconfig), cluster.paths.context, timeout, progress)
     progress("starting the local data plane")

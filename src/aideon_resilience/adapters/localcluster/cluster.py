@@ -255,9 +255,6 @@ class LocalCluster:
     def down(self, progress: Progress = _noop) -> bool:
         """Stop everything; returns False when there was no cluster."""
         existed = self.exists()
-        from aideon_resilience.adapters.dataplane import stop_dataplane  # it runs on this cluster
-
-        stop_dataplane(self.paths)
         self._delete(progress)
         left = [name for name, pid in self._pids().items() if _pid_alive(pid)]
         if left:
@@ -295,6 +292,4 @@ class LocalCluster:
     def env_lines(self) -> list[str]:
         if not self.exists():
             raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
-        from aideon_resilience.adapters.dataplane import dataplane_env_lines
-
-        return [f"export KUBECONFIG={self.paths.kubeconfig}", *dataplane_env_lines(self.paths)]
+        return [f"export KUBECONFIG={self.paths.kubeconfig}"]

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aideon_resilience.adapters.standin.metrics import Metrics
-from aideon_resilience.core.profiles import ROUTES, Route, ServiceProfile, match_route, next_hop, profile
+from aideon_resilience.core.profiles import PROFILES, ROUTES, Route, ServiceProfile, match_route, next_hop, profile
 from aideon_resilience.core.profiles import sample_latency_ms as _sample
 from aideon_resilience.errors import SafetyRefusal, UsageError
 
@@ -69,7 +69,6 @@ def upstream_env_name(service: str) -> str:
 def upstreams_from_env(env: dict[str, str] | None = None) -> dict[str, tuple[str, int]]:
     """Upstream services and their loopback (host, port) from `AIDEON_UPSTREAM_<SERVICE>` variables."""
     env = dict(os.environ) if env is None else env
-    from aideon_resilience.core.profiles import PROFILES
 
     out: dict[str, tuple[str, int]] = {}
     for name in PROFILES:

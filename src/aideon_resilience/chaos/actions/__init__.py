@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from aideon_resilience.chaos.actions.backend import fail_backend, recover_backend
+from aideon_resilience.chaos.actions.drain import DrainTimedOut, drain_nodes, uncordon_nodes
 from aideon_resilience.chaos.actions.load import start_load, start_surge, stop_load
-from aideon_resilience.chaos.actions.nodes import (
-    DrainTimedOut,
-    drain_nodes,
-    lose_nodes,
-    recover_nodes,
-    recover_zone,
-    uncordon_nodes,
-    zone_outage,
-)
+from aideon_resilience.chaos.actions.node_loss import lose_nodes, recover_nodes, recover_zone, zone_outage
 from aideon_resilience.chaos.actions.pods import kill_pods
 
 __all__ = [

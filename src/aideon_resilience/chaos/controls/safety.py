@@ -21,7 +21,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from aideon_resilience.chaos import guard, k8s, signals, undo
+from aideon_resilience.chaos import guard, k8s, rollback, signals, undo
 from aideon_resilience.errors import SafetyRefusal
 
 logger = logging.getLogger("chaostoolkit")
@@ -92,7 +92,7 @@ def after_experiment_control(context: Any, state: Any = None, **kwargs: Any) -> 
         summary: dict[str, Any] = {"refused": _state["refused"], "undone": [], "failed": []}
     else:
         log = undo.current()
-        result = undo.replay(log.directory)
+        result = rollback.replay(log.directory)
         for line in result.undone:
             logger.warning(f"aideon safety: undid what the rollbacks left: {line}")
         for line in result.failed:

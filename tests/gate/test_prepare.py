@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.adapters.gate.run import GateOptions, prepare
 from aideon_resilience.cli.main import main
 from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate import GateOptions
+from aideon_resilience.gate.prepare import prepare
+from aideon_resilience.settings import Settings
 from tests.conftest import REPO
 
 
@@ -114,8 +116,7 @@ def test_overlay_is_for_the_local_environment_only(manifests: Path, tmp_path: Pa
 def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    import aideon_resilience.adapters.dataplane as dataplane
-    from aideon_resilience.adapters.gate.run import _local_chaos_env
+    import aideon_resilience.gate.targets.local as local
 
     def standin(port: int, **kw: object) -> dict[str, object]:
         return {"service": "api-gateway", "namespace": "aideon-backend", "port": port, "ready": True,
@@ -132,8 +133,10 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
             {**standin(1000), "service": "auth-service"},
         ],
     )
-    monkeypatch.setattr(dataplane, "dataplane_state", lambda paths: state)
-    env = _local_chaos_env()
+    monkeypatch.setattr(local, "dataplane_state", lambda paths: state)
+    target = local.LocalTarget(REPO / "manifests", REPO / "manifests" / "environments" / "local",
+                               None, Settings({}))  # type: ignore[arg-type]
+    env = target.chaos_env()
     assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1005"
     assert env["AIDEON_PROXY_STATS_URL"] == "http://127.0.0.1:9000/stats;csv"
     assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway"

@@ -1,1 +1,0 @@
-"""The pre-release resilience gate: load + chaos suite + evidence timeline + SLO verdict."""

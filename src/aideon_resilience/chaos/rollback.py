@@ -1,0 +1,41 @@
+"""Replaying an undo log: every pending step undone, newest first, by the action that wrote it.
+
+Importing the action modules registers their undo functions (`undo.register`); this module is
+the one place that imports them for that, so `undo` itself stays below the actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aideon_resilience.chaos import actions  # noqa: F401  (registers every action's undo functions)
+from aideon_resilience.chaos.undo import UNDOERS, Step, mark_done, pending_steps
+
+
+@dataclass
+class ReplayResult:
+    undone: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"undone": list(self.undone), "failed": list(self.failed)}
+
+
+def replay(root: Path, steps: list[Step] | None = None) -> ReplayResult:
+    """Undo every pending step under root, newest first; a failed step stays pending."""
+    result = ReplayResult()
+    for step in steps if steps is not None else pending_steps(root):
+        fn = UNDOERS.get(step.kind)
+        if fn is None:
+            result.failed.append(f"{step.describe()}: unknown undo step kind {step.kind!r} ({step.path})")
+            continue
+        try:
+            fn(step.params, step.data)
+        except Exception as exc:
+            result.failed.append(f"{step.describe()}: {exc}")
+            continue
+        mark_done(step)
+        result.undone.append(step.describe())
+    return result

@@ -1,0 +1,86 @@
+"""Checks before anything changes: every input of a gate run validated, the target's guards passed.
+
+Unusable input (exit 2, one line naming the file and field) and a refusal by a safety guard
+(exit 2) are raised here, before a cluster is started, deployed to, loaded or broken.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aideon_resilience.core.gateconfig import GateConfig, load_gate_config
+from aideon_resilience.core.rundir import RUN_FILE
+from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
+from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
+from aideon_resilience.errors import InputFileError
+from aideon_resilience.gate.options import GateOptions
+from aideon_resilience.gate.targets import Target, target_for
+from aideon_resilience.settings import Settings, settings
+
+
+@dataclass
+class Prepared:
+    """What the checks produced: everything the run needs, validated."""
+
+    env_dir: Path
+    config: GateConfig
+    slos: SloFile
+    slo_path: Path
+    shape: ClusterShape
+    experiments: list[Path]
+    target: Target
+    run_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def context(self) -> str:
+        return self.target.context
+
+
+def _suite(config: GateConfig, opts: GateOptions, env_dir: Path) -> GateConfig:
+    """The configuration with `--experiments` applied (a subset of the suite, in its order)."""
+    if not opts.experiments:
+        return config
+    unknown = [n for n in opts.experiments if n not in config.experiments]
+    if unknown:
+        raise InputFileError(env_dir / "gate.yaml", f"--experiments: {unknown[0]!r} is not in the suite",
+                             field="experiments")
+    return config.model_copy(update={"experiments": list(opts.experiments)})
+
+
+def _experiment_files(config: GateConfig, chaos_dir: Path, env_dir: Path) -> list[Path]:
+    files = []
+    for name in config.experiments:
+        path = chaos_dir / f"{name}.json"
+        if not path.is_file():
+            raise InputFileError(env_dir / "gate.yaml", f"experiment {name!r} has no file {path}", field="experiments")
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputFileError(path, f"not valid JSON (line {exc.lineno})") from None
+        files.append(path)
+    return files
+
+
+def prepare(opts: GateOptions, env: Settings | None = None) -> Prepared:
+    """Validate every input and the safety guards; raises before anything is changed."""
+    env_dir = opts.manifests / "environments" / opts.env
+    if not env_dir.is_dir():
+        raise InputFileError(env_dir, f"--env {opts.env}: no such environment")
+    config = _suite(load_gate_config(env_dir), opts, env_dir)
+    slo_path = env_dir / SLO_FILE
+    slos = load_slos(slo_path)
+    shape = load_cluster_shape(env_dir)
+    target = target_for(opts, env_dir, config, shape, env or settings())
+    experiments = _experiment_files(config, opts.chaos_dir, env_dir)
+    if opts.baseline is not None and not (opts.baseline / RUN_FILE).is_file():
+        raise InputFileError(opts.baseline, "--baseline: not a run directory (no run.json)")
+    target.check()
+    run_id = opts.run_id or f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{opts.env}"
+    run_dir = opts.out / run_id
+    if run_dir.exists():
+        raise InputFileError(run_dir, "run directory already exists")
+    return Prepared(env_dir, config, slos, slo_path, shape, experiments, target, run_dir)

@@ -1,0 +1,178 @@
+"""One gate run, as an outline: checks, target, load, chaos suite, evidence, verdict, reports.
+
+Everything the run could refuse is checked before anything changes (`gate.prepare`). The target
+is then made ready (`gate.targets`: the local cluster comes up and is deployed, a remote one is
+only reached). A watch-based sampler records the timeline while Locust drives the gateway and
+the chaos experiments run in order; the journals, the actions' live evidence and the target's
+own events join the timeline; the SLOs are evaluated from the raw data in the run directory,
+which is also what `aideon-resilience report RUN_DIR` re-renders from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aideon_resilience import __version__
+from aideon_resilience.adapters.kube.budgets import wait_budgets_healthy
+from aideon_resilience.adapters.kube.client import api_client_for
+from aideon_resilience.adapters.kube.sampler import Sampler, TimelineWriter
+from aideon_resilience.core.report import render_run
+from aideon_resilience.core.rundir import JOURNALS_DIR, RUN_FILE, TIMELINE_FILE, WINDOWS_FILE, RunMeta
+from aideon_resilience.core.slo import SLO_FILE, HpaSlo
+from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.gate.evidence import EVIDENCE_FILE, merge_into_timeline
+from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
+from aideon_resilience.gate.load_process import LoadRun, start_load
+from aideon_resilience.gate.options import GateOptions, Progress
+from aideon_resilience.gate.prepare import Prepared, prepare
+from aideon_resilience.gate.targets import Connection
+
+BUDGETS_TIMEOUT_S = 180
+LAST_EXPERIMENT_MIN_S = 30  # no experiment starts with less of the gate's bound left
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class _Run:
+    """The state of a run in progress."""
+
+    prep: Prepared
+    opts: GateOptions
+    connection: Connection
+    meta: RunMeta
+    env: dict[str, str]
+    load: LoadRun | None = None
+    runs: list[ExperimentRun] = field(default_factory=list)
+
+    @property
+    def dir(self) -> Path:
+        return self.prep.run_dir
+
+    def write_meta(self) -> None:
+        (self.dir / RUN_FILE).write_text(self.meta.model_dump_json(indent=2), encoding="utf-8")
+
+
+def _open_run(prep: Prepared, opts: GateOptions, connection: Connection) -> _Run:
+    """The run directory with its inputs and `run.json`; the environment every experiment gets."""
+    run_dir = prep.run_dir
+    (run_dir / JOURNALS_DIR).mkdir(parents=True)
+    shutil.copyfile(prep.slo_path, run_dir / SLO_FILE)
+    cfg = prep.config
+    meta = RunMeta(run_id=run_dir.name, env=opts.env, context=connection.context, started=time.time(),
+                   git_revision=_git_revision(), tool_version=__version__,
+                   target_users=cfg.load.users if cfg.load.enabled else None)
+    env = {
+        "AIDEON_CHAOS_RUN_ID": run_dir.name,
+        "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
+        "AIDEON_WINDOWS_FILE": str(run_dir / WINDOWS_FILE),
+        "AIDEON_UNDO_DIR": str(run_dir / "undo"),  # `aideon-resilience rollback RUN_DIR` replays it
+        "AIDEON_LOCUSTFILE": str(opts.locustfile.resolve()),
+    }
+    if connection.kubeconfig is not None:
+        env["KUBECONFIG"] = str(connection.kubeconfig)
+    run = _Run(prep, opts, connection, meta, env)
+    run.write_meta()
+    return run
+
+
+def _start_load(run: _Run, progress: Progress) -> None:
+    cfg = run.prep.config
+    url = run.connection.gateway_url
+    if not cfg.load.enabled:
+        return
+    if not url:
+        progress("load: no gateway URL, the suite runs without client traffic")
+        return
+    budget = int(cfg.max_seconds + cfg.load.warmup_seconds + cfg.load.cooldown_seconds)
+    progress(f"load: {cfg.load.users} users against {url} (bounded to {budget}s)")
+    run.load = start_load(cfg.load, run.opts.locustfile, url, run.dir, run.dir / WINDOWS_FILE, budget, run.opts.env)
+    run.env["AIDEON_GATEWAY_URL"] = url
+    run.env["AIDEON_LOAD_EXTERNAL"] = "1"  # the gate runs the load; experiments only read it
+    time.sleep(cfg.load.warmup_seconds)
+
+
+def _run_suite(run: _Run, progress: Progress) -> None:
+    """The experiments in order, each bounded, none started past the gate's bound."""
+    cfg = run.prep.config
+    experiments = run.prep.experiments
+    deadline = run.meta.started + cfg.max_seconds
+    for i, experiment in enumerate(experiments, start=1):
+        remaining = deadline - time.time()
+        if remaining <= LAST_EXPERIMENT_MIN_S:
+            progress(f"stopping the suite: the gate's bound of {cfg.max_seconds:.0f}s is reached")
+            break
+        if i > 1 and cfg.settle_seconds:
+            progress(f"settling for {cfg.settle_seconds:g}s")
+            time.sleep(cfg.settle_seconds)
+        progress(f"chaos {i}/{len(experiments)}: {experiment.stem}")
+        env = {**run.env, **run.prep.target.chaos_env()}
+        result = run_experiment(experiment, run.dir / JOURNALS_DIR, env,
+                                min(cfg.experiment_timeout_seconds, remaining))
+        run.runs.append(result)
+        status = result.summary.status if result.summary else "no journal"
+        held = result.summary is not None and result.summary.held
+        progress(f"chaos {experiment.stem}: {status}, {'held' if held else 'did NOT hold'}"
+                 + (f" ({result.problem})" if result.problem else ""))
+        if run.load is not None and not run.load.running():
+            progress("load: Locust ended early (see locust.log)")
+
+
+def _cool_down(run: _Run, sampler: Sampler, progress: Progress) -> None:
+    """Keep the base load on while the autoscalers come back down (bounded by cooldown_seconds)."""
+    if run.load is None:
+        return
+    seconds = run.prep.config.load.cooldown_seconds
+    end = time.time() + seconds
+    progress(f"cooling down: waiting up to {seconds:g}s for the HPAs to settle")
+    scaled = [w for slo in run.prep.slos.slos if isinstance(slo, HpaSlo) for w in slo.workloads]
+    while time.time() < end and not sampler.hpas_settled(scaled):
+        time.sleep(2)
+
+
+def _close_run(run: _Run) -> None:
+    """Record the end and merge every piece of evidence into the timeline."""
+    run.meta.ended = time.time()
+    run.write_meta()
+    merge_into_timeline(run.dir, run.runs, run.prep.target.evidence(run.meta.started, run.meta.ended))
+
+
+def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
+    prep = prepare(opts)
+    connection = prep.target.provision(progress)
+    api = api_client_for(connection.kubeconfig, None if connection.kubeconfig is None else connection.context)
+    run = _open_run(prep, opts, connection)
+
+    progress("waiting for every disruption budget to be satisfied before breaking anything")
+    wait_budgets_healthy(api, timeout=BUDGETS_TIMEOUT_S)
+    writer = TimelineWriter(run.dir / TIMELINE_FILE)
+    sampler = Sampler(api, writer)
+    sampler.start()
+    try:
+        _start_load(run, progress)
+        _run_suite(run, progress)
+        _cool_down(run, sampler, progress)
+    finally:
+        if run.load is not None:
+            run.load.stop()
+        sampler.stop()
+        writer.close()
+        _close_run(run)
+    if sampler.errors:
+        progress(f"sampler: {len(sampler.errors)} watch interruptions (resumed): {sampler.errors[0]}")
+    if not run.runs:
+        raise InfrastructureError("no chaos experiment ran")
+    progress("evaluating the SLOs and writing the reports")
+    return render_run(run.dir, baseline_run_dir=opts.baseline)

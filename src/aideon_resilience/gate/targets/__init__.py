@@ -1,0 +1,29 @@
+"""What the gate runs against: the `Target` seam and its implementations.
+
+- `LocalTarget`: the local embedded cluster with its data plane (environments whose gate.yaml
+  says `target: local`).
+- `RemoteTarget`: a cluster named by an allow-listed context (every other environment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aideon_resilience.core.gateconfig import GateConfig
+from aideon_resilience.core.shape import ClusterShape
+from aideon_resilience.gate.options import GateOptions
+from aideon_resilience.gate.targets.base import Connection, Target
+from aideon_resilience.gate.targets.local import LocalTarget
+from aideon_resilience.gate.targets.remote import RemoteTarget
+from aideon_resilience.settings import Settings
+
+__all__ = ["Connection", "LocalTarget", "RemoteTarget", "Target", "target_for"]
+
+
+def target_for(opts: GateOptions, env_dir: Path, config: GateConfig, shape: ClusterShape,
+               settings: Settings) -> Target:
+    """The target an environment's gate.yaml declares."""
+    if config.target == "local":
+        return LocalTarget(opts.manifests, env_dir, shape, settings, overlay=opts.overlay, context=opts.context,
+                           gateway_url=opts.gateway_url)
+    return RemoteTarget(opts.env, opts.context, opts.gateway_url, opts.overlay, settings)

@@ -1,0 +1,85 @@
+"""The local embedded cluster with its data plane: real control plane, KWOK nodes, real processes.
+
+It brings itself up (reused when healthy) at the environment's declared shape, deploys the
+overlay with the data plane in front of it, and knows its gateway. Before each experiment it
+resolves the loopback endpoints the outlier experiment acts on; afterwards it hands over the
+ejections its proxy recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
+from aideon_resilience.adapters.dataplane.proxy import backend_name
+from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
+from aideon_resilience.core.shape import ClusterShape
+from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate.options import Progress
+from aideon_resilience.gate.targets.base import Connection, require_allowed
+from aideon_resilience.settings import Settings
+
+GATEWAY_SERVICE = "api-gateway"
+GATEWAY_NAMESPACE = "aideon-backend"
+
+
+class LocalTarget:
+    """`gate --env local`: the cluster `aideon-resilience cluster up` runs, on loopback."""
+
+    def __init__(self, manifests: Path, env_dir: Path, shape: ClusterShape, settings: Settings, *,
+                 overlay: Path | None = None, context: str | None = None, gateway_url: str | None = None,
+                 paths: ClusterPaths | None = None) -> None:
+        self.manifests = manifests
+        self.env_dir = env_dir
+        self.overlay = overlay  # deploy this instead of the environment's overlay
+        self.settings = settings
+        self.shape = shape
+        self.requested_context = context
+        self.gateway_url = gateway_url
+        self.paths = paths or ClusterPaths()
+
+    @property
+    def context(self) -> str:
+        return self.requested_context or CONTEXT
+
+    def check(self) -> None:
+        if self.context != CONTEXT:
+            raise SafetyRefusal(f"--context {self.context}: the local environment runs on {CONTEXT} only")
+        if self.overlay is not None and not (self.overlay / "kustomization.yaml").is_file():
+            raise InputFileError(self.overlay, "--overlay: not a kustomize directory (no kustomization.yaml)")
+        require_allowed(self.context, self.settings)
+
+    def provision(self, progress: Progress) -> Connection:
+        cluster = LocalCluster(self.paths)
+        progress("bringing the local cluster up (reused when healthy)")
+        cluster.up(nodes=self.shape.nodes, zones=self.shape.zone_count, progress=progress)
+        progress("deploying the local overlay and the local data plane")
+        url = ensure_deployed(self.manifests, self.overlay or self.env_dir, progress=progress)
+        return Connection(self.paths.kubeconfig, self.context, self.gateway_url or url)
+
+    def chaos_env(self) -> dict[str, str]:
+        """Loopback endpoints of the local data plane the outlier experiment acts on, resolved right
+        before each experiment (pods, and so stand-in ports, change under chaos): the admin endpoint
+        of one ready gateway stand-in, and the proxy's stats."""
+        state = dataplane_state(self.paths)
+        if state is None:
+            return {}
+        env: dict[str, str] = {}
+        # a stand-in that serves and will keep serving: not one of a pod on its way out (its grace
+        # period keeps the process alive for a while after the proxy dropped it) or on a lost node
+        gateways = sorted(
+            s["port"]
+            for s in state.standins
+            if s.get("service") == GATEWAY_SERVICE and s.get("namespace") == GATEWAY_NAMESPACE
+            and s.get("ready") and s.get("node_ready", True) and not s.get("terminating")
+        )
+        if gateways:
+            env["AIDEON_BACKEND_ADMIN_URL"] = f"http://127.0.0.1:{gateways[0]}"
+        if state.haproxy_stats_url:
+            env["AIDEON_PROXY_STATS_URL"] = state.haproxy_stats_url + ";csv"
+            env["AIDEON_PROXY_BACKEND"] = backend_name(GATEWAY_SERVICE)
+        return env
+
+    def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
+        return ejection_events(self.paths, started, ended)
