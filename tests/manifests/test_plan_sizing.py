@@ -81,4 +81,7 @@ def test_readme_quotes_the_plans_current_output(capsys: pytest.CaptureFixture[st
     for users, env, text in quoted:
         code, out = _plan(capsys, int(users), env)
         assert code == 0
-        assert text == out.rstrip("\n"), f"manifests/README.md quotes an outdated plan for {env}"
+        assert text == out.rstrip("\n"), (
+            f"manifests/README.md quotes an outdated plan: paste the output of "
+            f"`aideon-resilience plan --users {users} --env {env}`"
+        )
