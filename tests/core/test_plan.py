@@ -61,6 +61,24 @@ def test_generous_bounds_reach_the_target() -> None:
     json.dumps(pl.to_json(result))  # serialisable
 
 
+def test_zone_loss_maxima_headroom_and_sources_are_reported() -> None:
+    bounds = _bounds(100_000)
+    result = pl.make_plan(50_000, CAP, bounds, pl.ClusterBounds("test", 10, 8000, zones=3))
+    assert result.nodes_after_zone_loss == 6  # the largest zone (4 nodes) lost
+    assert result.pods_at_maxima == sum(b.max_replicas for b in bounds)
+    assert result.cpu_millis_at_maxima == sum(b.max_replicas * b.cpu_request_millis for b in bounds)
+    gw = next(s for s in result.services if s.name == "api-gateway")
+    assert gw.headroom == pytest.approx(100_000 / gw.replicas_needed)
+    idle = next(s for s in result.services if s.rps == 0)
+    assert idle.headroom is None
+    text = pl.render_text(result)
+    assert "the environment declares 10, 6 after losing one of 3 zones" in text
+    assert f"  {idle.name}" in text and "ok, no traffic in the model" in text
+    assert "stand-in profiles in core/profiles.py, not measured on the real services" in text
+    assert "stand-in" in pl.to_json(result)["sources"]["cpu_per_request"]
+    assert pl.ClusterBounds("one", 5, 1000).nodes_after_zone_loss == 5
+
+
 def test_required_anti_affinity_caps_replicas_at_the_node_count() -> None:
     result = pl.make_plan(1_000_000, CAP, _bounds(100_000, anti=True), CLUSTER)
     gw = next(s for s in result.services if s.name == "api-gateway")
@@ -154,6 +172,16 @@ def test_plan_cli_reads_the_overlay_and_exits_1_when_bounds_cannot_reach(
 def test_plan_cli_small_target_passes(manifests: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--users", "100", "--env", "prod", "--manifests", str(manifests)]) == 0
     assert "can reach 100 users" in capsys.readouterr().out
+
+
+def test_plan_cli_bad_cluster_shape_names_file_and_field(
+    manifests: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shape = manifests / "environments" / "prod" / "cluster-shape.yaml"
+    shape.write_text(shape.read_text(encoding="utf-8").replace("nodes: 6", "nodes: 0"), encoding="utf-8")
+    assert main(["plan", "--users", "100", "--env", "prod", "--manifests", str(manifests)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cluster-shape.yaml" in err and "nodes" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ carries what the platform requires (probes, hardening, budgets, policies, quotas
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections import defaultdict
 from functools import cache
@@ -35,6 +36,7 @@ TIERS = {
 }
 SERVICES = set().union(*TIERS.values())
 CRITICAL_IN_PRODUCTION = {"api-gateway", "auth-service", "security-layer-service", "encryption-service", "vector-db"}
+VECTOR_DB_AUTOSCALED = {"staging", "production"}  # components/knowledge/vector-db/autoscaling
 WORKLOADS = ("Deployment", "StatefulSet")
 Obj = dict[str, Any]
 
@@ -225,7 +227,8 @@ def test_namespaces_tiers_pod_security_and_chaos_opt_in(env: str) -> None:
 def test_every_service_has_its_objects(env: str) -> None:
     objects = rendered(env)
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")}
-    assert hpas == {d["metadata"]["name"] for d in of_kind(objects, "Deployment")}
+    scaled = {d["metadata"]["name"] for d in of_kind(objects, "Deployment")}
+    assert hpas == (scaled | {"vector-db"} if env in VECTOR_DB_AUTOSCALED else scaled)
     for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "DestinationRule", "VirtualService"):
         assert set(by_name(objects, kind)) >= SERVICES, kind
     for dr in of_kind(objects, "DestinationRule"):
@@ -293,6 +296,28 @@ def test_production_anti_affinity_required_on_critical_preferred_elsewhere() -> 
         assert bool(required) == (name in CRITICAL_IN_PRODUCTION), name
 
 
+def test_production_required_spread_maxima_fit_after_losing_a_zone() -> None:
+    s = shape("production")
+    left = s.nodes - math.ceil(s.nodes / s.zone_count)
+    objects = rendered("production")
+    for wl in of_kind(objects, *WORKLOADS):
+        if _anti_affinity(wl).get("requiredDuringSchedulingIgnoredDuringExecution"):
+            assert peak_replicas(objects, wl) <= left, wl["metadata"]["name"]
+
+
+@pytest.mark.parametrize("env", sorted(VECTOR_DB_AUTOSCALED))
+def test_vector_db_scales_with_its_budget_and_claims(env: str) -> None:
+    objects = rendered(env)
+    sts = by_name(objects, "StatefulSet")["vector-db"]
+    hpa = by_name(objects, "HorizontalPodAutoscaler")["vector-db"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "vector-db"}
+    assert "replicas" not in sts["spec"] and hpa["minReplicas"] >= 3 and hpa["maxReplicas"] > hpa["minReplicas"]
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"
+    pdb = by_name(objects, "PodDisruptionBudget")["vector-db"]["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+
+
 def _hpa(env: str, name: str) -> Obj:
     return by_name(rendered(env), "HorizontalPodAutoscaler")[name]["spec"]
 
@@ -340,8 +365,11 @@ def quantity(value: str | int) -> float:
 
 
 def peak_replicas(objects: tuple[Obj, ...], wl: Obj) -> int:
-    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objects, "HorizontalPodAutoscaler")}
-    hpa = hpas.get(wl["metadata"]["name"]) if wl["kind"] == "Deployment" else None
+    hpas = {
+        (h["spec"]["scaleTargetRef"]["kind"], h["spec"]["scaleTargetRef"]["name"]): h
+        for h in of_kind(objects, "HorizontalPodAutoscaler")
+    }
+    hpa = hpas.get((wl["kind"], wl["metadata"]["name"]))
     return int(hpa["spec"]["maxReplicas"]) if hpa else int(wl["spec"]["replicas"])
 
 
@@ -355,6 +383,9 @@ def test_quotas_hold_every_workload_at_its_maximum(env: str) -> None:
         for kind in ("requests", "limits"):
             for r in ("cpu", "memory"):
                 used[ns][f"{kind}.{r}"] += n * quantity(res[kind][r])
+        for claim in wl["spec"].get("volumeClaimTemplates", []):  # one claim per ordinal, never more
+            used[ns]["persistentvolumeclaims"] += n - 1
+            used[ns]["requests.storage"] += (n - 1) * quantity(claim["spec"]["resources"]["requests"]["storage"])
     for quota in of_kind(objects, "ResourceQuota"):
         hard, ns = quota["spec"]["hard"], quota["metadata"]["namespace"]
         for key, amount in used[ns].items():

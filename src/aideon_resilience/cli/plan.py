@@ -117,7 +117,7 @@ def plan(
     cap = load_capacity(capacity)
     shape = load_cluster_shape(env_dir)
     services = bounds_from_objects(build(env_dir), env_dir)
-    cluster = ClusterBounds(env, shape.nodes, shape.node_allocatable.cpu_millis)
+    cluster = ClusterBounds(env, shape.nodes, shape.node_allocatable.cpu_millis, shape.zone_count)
     result = make_plan(users, cap, services, cluster)
     if output_format == "json":
         typer.echo(json.dumps(to_json(result), indent=2))

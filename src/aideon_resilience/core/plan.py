@@ -5,7 +5,8 @@ the benchmarks), the per-service profiles (CPU per request) and journey mix (`co
 for each service of an environment its HPA bounds, CPU request and anti-affinity, with the
 environment's declared node count and allocatable CPU. The plan says plainly where a declared
 bound (an HPA's maxReplicas, required anti-affinity over too few nodes, the node count) caps the
-users below N.
+users below N. The CPU per request comes from the stand-in profiles, not from a measurement of the
+real services; the plan says so wherever it prints a figure derived from them.
 """
 
 from __future__ import annotations
@@ -92,6 +93,19 @@ class ClusterBounds:
     environment: str
     nodes: int
     node_cpu_millis: int
+    zones: int = 1
+
+    @property
+    def nodes_after_zone_loss(self) -> int:
+        """Nodes left when the largest zone is lost (all of them with a single zone)."""
+        return self.nodes - math.ceil(self.nodes / self.zones) if self.zones > 1 else self.nodes
+
+
+SOURCES = {
+    "cpu_per_request": "stand-in profiles (core/profiles.py), not measured on the real services",
+    "traffic": "journey mix and think time of core/profiles.py (the locustfile uses the same)",
+    "worker_capacity": "Locust worker benchmark (core/capacity.json)",
+}
 
 
 @dataclass
@@ -112,6 +126,13 @@ class ServicePlan:
     def reaches(self) -> bool:
         return self.replicas_needed <= self.replica_bound
 
+    @property
+    def headroom(self) -> float | None:
+        """The replica bound over the replicas needed (None when only the minimum is needed)."""
+        if self.rps <= 0 or self.replicas_needed <= self.min_replicas:
+            return None
+        return self.replica_bound / self.replicas_needed
+
 
 @dataclass
 class Plan:
@@ -130,6 +151,10 @@ class Plan:
     nodes_needed: int
     nodes_users_cap: int
     reachable_users: int
+    zones: int = 1
+    nodes_after_zone_loss: int = 0
+    pods_at_maxima: int = 0
+    cpu_millis_at_maxima: float = 0.0
     missing_services: list[str] = field(default_factory=list)
     unprofiled_workloads: list[str] = field(default_factory=list)
 
@@ -231,6 +256,10 @@ def make_plan(
         nodes_needed=nodes_needed,
         nodes_users_cap=min(nodes_cap, users) if nodes_needed > cluster.nodes else users,
         reachable_users=reachable,
+        zones=cluster.zones,
+        nodes_after_zone_loss=cluster.nodes_after_zone_loss,
+        pods_at_maxima=sum(s.max_replicas for s in services),
+        cpu_millis_at_maxima=sum(s.max_replicas * s.cpu_request_millis for s in services),
         missing_services=sorted(set(PROFILES) - declared),
         unprofiled_workloads=sorted(declared - set(PROFILES)),
     )
@@ -240,8 +269,10 @@ def to_json(plan: Plan) -> dict[str, Any]:
     data = asdict(plan)
     data["reaches"] = plan.reaches
     data["limits"] = plan.limits()
+    data["sources"] = dict(SOURCES)
     for s, p in zip(data["services"], plan.services, strict=True):
         s["reaches"] = p.reaches
+        s["headroom"] = None if p.headroom is None else round(p.headroom, 2)
     return data
 
 
@@ -259,19 +290,34 @@ def render_text(plan: Plan) -> str:
             else ", 1 master"
         ),
         "Replicas (each carries CPU request x HPA target / CPU per request; CPU per request from the"
-        " stand-in profiles in core/profiles.py, to be replaced by figures measured on the real services):",
+        " stand-in profiles in core/profiles.py, not measured on the real services):",
     ]
     width = max((len(s.name) for s in plan.services), default=10)
     for s in plan.services:
         bound = f"HPA {s.min_replicas}..{s.max_replicas}" if s.has_hpa else f"fixed {s.max_replicas}"
-        status = "ok" if s.reaches else f"SHORT: caps at {s.users_cap:,} users"
+        if not s.reaches:
+            status = f"SHORT: caps at {s.users_cap:,} users"
+        elif s.rps <= 0:
+            status = "ok, no traffic in the model"
+        elif s.headroom is not None:
+            status = f"ok, bound {s.headroom:.2f}x needed"
+        else:
+            status = "ok"
         lines.append(
             f"  {s.name:<{width}}  needs {s.replicas_needed:>7,} x {s.replica_rps:>8,.0f} rps  "
             f"({s.rps:>11,.0f} rps)  {bound:<13} {status}"
         )
+    after_loss = (
+        f", {plan.nodes_after_zone_loss} after losing one of {plan.zones} zones" if plan.zones > 1 else ""
+    )
     lines.append(
         f"Nodes: the replicas needed request {plan.nodes_needed:,} nodes of {plan.node_cpu_millis}m CPU; "
-        f"the environment declares {plan.nodes_declared}"
+        f"the environment declares {plan.nodes_declared}{after_loss}"
+    )
+    declared_cpu = plan.nodes_declared * plan.node_cpu_millis
+    lines.append(
+        f"At the HPA maxima: {plan.pods_at_maxima:,} pods requesting {plan.cpu_millis_at_maxima / 1000:,.0f} CPU, "
+        f"{plan.cpu_millis_at_maxima / declared_cpu:.0%} of the {declared_cpu / 1000:,.0f} CPU of the declared nodes"
     )
     if plan.missing_services:
         lines.append(f"Not in the overlay (not planned): {', '.join(plan.missing_services)}")
@@ -280,9 +326,10 @@ def render_text(plan: Plan) -> str:
     limits = plan.limits()
     if limits:
         lines.append(
-            f"The declared bounds cannot reach {plan.users:,} users; they serve at most {plan.reachable_users:,}:"
+            f"The declared bounds cannot reach {plan.users:,} users; they serve at most {plan.reachable_users:,}"
+            " (by the stand-in profiles):"
         )
         lines.extend(f"  {line}" for line in limits)
     else:
-        lines.append(f"The declared bounds can reach {plan.users:,} users.")
+        lines.append(f"The declared bounds can reach {plan.users:,} users (by the stand-in profiles).")
     return "\n".join(lines)
