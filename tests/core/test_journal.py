@@ -76,7 +76,8 @@ def test_a_clean_run_held_and_has_timeline_events() -> None:
     ]  # fmt: skip
     exp = s.events[-1]
     assert exp == {"t": BASE, "kind": "experiment", "experiment": "node-drain", "title": "Draining a node",
-                   "start": BASE, "end": BASE + 120, "status": "completed", "deviated": False}  # fmt: skip
+                   "start": BASE, "end": BASE + 120, "status": "completed", "deviated": False,
+                   "held": True, "reasons": []}  # fmt: skip
     json.dumps(s.model_dump())
 
 
@@ -113,6 +114,7 @@ def test_completed_but_deviated_during_the_method_is_deviated() -> None:
     s = summarize_journal(_journal(steady_states={"before": _state(True), "after": _state(True), "during": during}))
     assert s.status == "completed" and s.deviated and not s.held
     assert [d.met for d in s.during] == [True, False]
+    assert s.reasons() == ["steady-state hypothesis deviated"]
 
 
 def test_steady_state_broken_before_the_method_does_not_hold() -> None:
@@ -121,6 +123,8 @@ def test_steady_state_broken_before_the_method_does_not_hold() -> None:
                                                   "after": None, "during": []}, run=[], rollbacks=[]))  # fmt: skip
     assert s.status == "completed" and s.before is not None and not s.before.met
     assert not s.held
+    assert s.reasons() == ["steady state before the method not met: ready"]
+    assert s.events[-1]["held"] is False and s.events[-1]["reasons"] == s.reasons()
 
 
 def test_failed_activities_are_listed_with_their_error() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.slo import ClientSlo, HpaSlo, load_slos
+from aideon_resilience.core.slo import FAMILIES, ClientSlo, HpaSlo, load_slos
 from aideon_resilience.errors import InputFileError
 from tests.core.runfactory import SLO_YAML
 
@@ -37,7 +37,7 @@ def test_directory_means_its_slo_yaml(tmp_path: Path) -> None:
 def test_shipped_environment_files_load(env: str) -> None:
     slos = load_slos(REPO / "manifests" / "environments" / env / "slo.yaml")
     assert slos.environment == env
-    assert {s.family for s in slos.slos} == {"client", "hpa", "pdb", "anti_affinity", "outlier", "recovery"}
+    assert {s.family for s in slos.slos} == set(FAMILIES)
 
 
 BAD = [

@@ -58,6 +58,21 @@ class JournalSummary(BaseModel):
     end: float
     events: list[dict[str, Any]] = Field(default_factory=list)
 
+    def reasons(self) -> list[str]:
+        """Why the experiment did not hold, one short phrase each (empty when it held)."""
+        out: list[str] = []
+        if self.status != "completed":
+            out.append(f"run {self.status}")
+        for phase, state in (("before", self.before), ("after", self.after)):
+            if state is not None and not state.met:
+                unmet = [p.name for p in state.probes if p.tolerance_met is False] or ["hypothesis"]
+                out.append(f"steady state {phase} the method not met: {', '.join(unmet)}")
+        if self.deviated and not out:
+            out.append("steady-state hypothesis deviated")
+        out += [f"{a.type} {a.name} {a.status} ({a.phase})" for a in self.failed_activities]
+        out += [f"method probe {name} not ok" for name in self.unmet_probes]
+        return out
+
     @property
     def held(self) -> bool:
         """The platform held: the run completed, the hypothesis was met before, during and after."""
@@ -218,7 +233,7 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
             "deviated": deviated,
         }
     )
-    return JournalSummary(
+    summary = JournalSummary(
         experiment=exp_name,
         title=title,
         unmet_probes=unmet,
@@ -233,6 +248,8 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
         end=end,
         events=events,
     )
+    summary.events[-1].update(held=summary.held, reasons=summary.reasons())  # the experiment event above
+    return summary
 
 
 def read_journal(path: Path, name: str | None = None) -> JournalSummary:

@@ -6,7 +6,7 @@ The file is a mapping::
     warn_ratio: 0.8            # default margin for every SLO (see below)
     slos:
       - id: client-errors      # unique, lowercase letters, digits and dashes
-        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery
+        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery | experiments
         weight: 3              # > 0; share of the weighted score
         description: ...       # optional, shown in the reports
         warn_ratio: 0.8        # optional, overrides the file's default
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
-FAMILIES = ("client", "hpa", "pdb", "anti_affinity", "outlier", "recovery")
+FAMILIES = ("client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "experiments")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -138,8 +138,17 @@ class RecoverySlo(_SloBase):
     within_s: float = Field(gt=0)
 
 
+class ExperimentsSlo(_SloBase):
+    """Every experiment of the suite held its own steady-state hypothesis, read from its journal:
+    completed, hypothesis met before and after the method, no failed action, no unmet method probe.
+    A pattern without wildcards names an experiment that must have run."""
+
+    family: Literal["experiments"]
+    experiments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+
 Slo = Annotated[
-    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo,
+    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | ExperimentsSlo,
     Field(discriminator="family"),
 ]
 

@@ -128,6 +128,9 @@ class ExperimentEvent(_Event):
     status: str
     deviated: bool
     title: str | None = None
+    # from the journal's summary (absent in timelines written before they were recorded)
+    held: bool | None = None
+    reasons: list[str] = Field(default_factory=list)
 
 
 Event = Annotated[

@@ -8,6 +8,7 @@ from typing import Any
 from aideon_resilience.core.evaluate._common import RunData
 from aideon_resilience.core.evaluate.anti_affinity import evaluate_anti_affinity
 from aideon_resilience.core.evaluate.client import evaluate_client
+from aideon_resilience.core.evaluate.experiments import evaluate_experiments
 from aideon_resilience.core.evaluate.hpa import evaluate_hpa
 from aideon_resilience.core.evaluate.outlier import evaluate_outlier
 from aideon_resilience.core.evaluate.pdb import evaluate_pdb
@@ -24,6 +25,7 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
     "anti_affinity": evaluate_anti_affinity,
     "outlier": evaluate_outlier,
     "recovery": evaluate_recovery,
+    "experiments": evaluate_experiments,
 }
 
 
