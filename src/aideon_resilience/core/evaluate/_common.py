@@ -104,6 +104,25 @@ def first_time(samples: Sequence[T], since: float, pred: Callable[[T], bool]) ->
     return None
 
 
+READY_HOLD_S = 3.0
+"""How long readiness must hold to count: longer than the moment a simulated kubelet reports a new
+pod Ready before its process answers (the local runtime takes it back within a tick)."""
+
+
+def first_held(
+    samples: Sequence[T], since: float, pred: Callable[[T], bool], hold_s: float = READY_HOLD_S
+) -> tuple[float, T] | None:
+    """First time at or after `since` the state satisfies `pred` and keeps satisfying it for
+    `hold_s` (or to the last sample): a flicker is not a recovery."""
+    start = first_time(samples, since, pred)
+    while start is not None:
+        broken = next((s for s in samples if start[0] < s.t <= start[0] + hold_s and not pred(s)), None)
+        if broken is None:
+            return start
+        start = first_time(samples, broken.t, pred)
+    return None
+
+
 def limit_items(items: list[str], cap: int = 20) -> list[str]:
     if len(items) <= cap:
         return items

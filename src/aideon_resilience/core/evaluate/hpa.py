@@ -10,7 +10,7 @@ maximum at any time fail. With `scale_down_to`, replicas must be at or under tha
 
 from __future__ import annotations
 
-from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_time, state_at
+from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
 from aideon_resilience.core.slo import HpaSlo
 from aideon_resilience.core.timeline import WorkloadSample, matches
 from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
@@ -102,7 +102,7 @@ def _scale_up(
             figures=figures,
         )
     target = min(peak, hmax)
-    hit = first_time(hpa, start, lambda s: s.ready >= target)
+    hit = first_held(hpa, start, lambda s: s.ready >= target)  # readiness that held, not a flicker
     if hit is None:
         best = max((s.ready for s in hpa if s.t >= start), default=before.ready)
         if data.data_end() >= start + slo.scale_up_within_s:

@@ -2,13 +2,15 @@
 
 The kill is the first action of the recovery experiment (`pod-kill`) whose name matches
 `kill_activity`. For each matching workload the desired count is its replica count just before
-the kill; recovery is the first time, after ready replicas fell below it, that they are back.
+the kill; recovery is the first time, after ready replicas fell below it, that they are back
+and stay back for `READY_HOLD_S` (a pod reported Ready for a moment before its process answers
+is not a recovery).
 A workload that never lost a ready replica passes with that noted.
 """
 
 from __future__ import annotations
 
-from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_time, state_at
+from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
 from aideon_resilience.core.slo import RecoverySlo
 from aideon_resilience.core.timeline import matches
 from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
@@ -53,7 +55,7 @@ def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> Slo
             )
             continue
         low = min((s.ready for s in samples if s.t >= dip[0]), default=dip[1].ready)
-        back = first_time(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
+        back = first_held(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
         if back is None:
             if data.data_end() >= kill.start + slo.within_s:
                 checks.append(
