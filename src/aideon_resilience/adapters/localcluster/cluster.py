@@ -188,6 +188,7 @@ class LocalCluster:
         apiserver_port: int = 0,
         progress: Progress = _noop,
         timeout: float = 180,
+        node_size: node_ops.NodeSize = node_ops.DEFAULT_NODE_SIZE,
     ) -> ClusterStatus:
         node_ops.node_layout(nodes, zones)  # validates both before anything starts
         if nodes < zones:
@@ -208,7 +209,7 @@ class LocalCluster:
             progress(f"reusing the healthy local cluster {self.paths.context}")
         try:
             core = self.core()
-            names = node_ops.reconcile_nodes(core, nodes, zones)
+            names = node_ops.reconcile_nodes(core, nodes, zones, node_size)
             progress(f"waiting for {len(names)} nodes over {zones} zones to be Ready")
             deadline = time.monotonic() + timeout
             for name in names:

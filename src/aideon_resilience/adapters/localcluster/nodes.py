@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
@@ -22,9 +23,25 @@ LOSS_ANNOTATION = "aideon.io/node-loss"
 MANAGED_LABEL = "aideon.io/local-cluster"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
-NODE_CPU = "8"
-NODE_MEMORY = "32Gi"
-NODE_PODS = "110"
+
+
+@dataclass(frozen=True)
+class NodeSize:
+    """Allocatable (and capacity) of every simulated node, as Kubernetes quantities."""
+
+    cpu: str = "8"
+    memory: str = "32Gi"
+    pods: str = "110"
+
+    @classmethod
+    def of(cls, cpu_millis: int, memory_mib: int, pods: int) -> NodeSize:
+        return cls(cpu=f"{cpu_millis}m", memory=f"{memory_mib}Mi", pods=str(pods))
+
+    def resources(self) -> dict[str, str]:
+        return {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
+
+
+DEFAULT_NODE_SIZE = NodeSize()
 
 def zone_names(zones: int) -> list[str]:
     if not 1 <= zones <= 26:
@@ -46,7 +63,7 @@ def node_layout(nodes: int, zones: int) -> list[tuple[str, str]]:
     return layout
 
 
-def node_manifest(name: str, zone: str, index: int) -> dict[str, Any]:
+def node_manifest(name: str, zone: str, index: int, size: NodeSize = DEFAULT_NODE_SIZE) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -70,8 +87,8 @@ def node_manifest(name: str, zone: str, index: int) -> dict[str, Any]:
         },
         "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
         "status": {
-            "allocatable": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
-            "capacity": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
+            "allocatable": size.resources(),
+            "capacity": size.resources(),
             "nodeInfo": {
                 "architecture": "amd64",
                 "operatingSystem": "linux",
@@ -90,14 +107,16 @@ def node_manifest(name: str, zone: str, index: int) -> dict[str, Any]:
     }
 
 
-def reconcile_nodes(api: client.CoreV1Api, nodes: int, zones: int) -> list[str]:
+def reconcile_nodes(
+    api: client.CoreV1Api, nodes: int, zones: int, size: NodeSize = DEFAULT_NODE_SIZE
+) -> list[str]:
     """Create the missing nodes of the layout and remove local nodes beyond it; returns names."""
     layout = node_layout(nodes, zones)
     wanted = {name for name, _ in layout}
     existing = {n.metadata.name for n in api.list_node(label_selector=f"{MANAGED_LABEL}=true").items}
     for index, (name, zone) in enumerate(layout):
         if name not in existing:
-            api.create_node(node_manifest(name, zone, index))
+            api.create_node(node_manifest(name, zone, index, size))
     for name in sorted(existing - wanted):
         api.delete_node(name)
     return [name for name, _ in layout]

@@ -13,6 +13,7 @@ from pathlib import Path
 from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
 from aideon_resilience.adapters.dataplane.proxy import backend_name
 from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
+from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.shape import ClusterShape
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
@@ -53,7 +54,9 @@ class LocalTarget:
     def provision(self, progress: Progress) -> Connection:
         cluster = LocalCluster(self.paths)
         progress("bringing the local cluster up (reused when healthy)")
-        cluster.up(nodes=self.shape.nodes, zones=self.shape.zone_count, progress=progress)
+        size = self.shape.node_allocatable
+        cluster.up(nodes=self.shape.nodes, zones=self.shape.zone_count, progress=progress,
+                   node_size=NodeSize.of(size.cpu_millis, size.memory_mib, size.pods))
         progress("deploying the local overlay and the local data plane")
         url = ensure_deployed(self.manifests, self.overlay or self.env_dir, progress=progress)
         return Connection(self.paths.kubeconfig, self.context, self.gateway_url or url)
