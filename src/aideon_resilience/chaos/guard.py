@@ -15,11 +15,12 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from aideon_resilience.adapters.localcluster.paths import CONTEXT as LOCAL_CONTEXT
 from aideon_resilience.chaos import k8s
 from aideon_resilience.errors import SafetyRefusal
 from aideon_resilience.settings import Settings, settings
 
-DEFAULT_CONTEXTS = ("kwok-aideon",)
+DEFAULT_CONTEXTS = (LOCAL_CONTEXT,)  # the local cluster's, defined once in adapters.localcluster.paths
 NAMESPACE_LABEL = "chaos.aideon.io/allowed"
 DEFAULT_MAX_POD_SHARE = 0.5
 DEFAULT_MAX_NODE_SHARE = 0.34
