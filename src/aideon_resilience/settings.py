@@ -98,6 +98,7 @@ VARIABLES: tuple[Variable, ...] = (
        "Loopback URL of the upstream a stand-in calls (the data plane sets one per upstream)."),
     _v("AIDEON_POD_NAME", "text", None, "The pod a stand-in process serves for (set by the data plane)."),
     _v("AIDEON_POD_NAMESPACE", "text", None, "Namespace of that pod (set by the data plane)."),
+    _v("CI", "flag", None, "Set by CI runners: the gate prints plain progress lines instead of a live display."),
     # --- tests --------------------------------------------------------------------------------
     _v("AIDEON_KEEP_CLUSTER", "flag", None, "`1`: the test session leaves the local cluster running.", "tests"),
 )

@@ -6,14 +6,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from aideon_resilience.cli.report import print_verdict
-from aideon_resilience.gate import GateOptions, run_gate
+from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.gate import GateOptions, RunStatus, run_gate
+from aideon_resilience.gate.status import latest_window
 from aideon_resilience.settings import settings
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -46,16 +51,48 @@ def gate(
         locustfile=locustfile, gateway_url=settings().gateway_url, overlay=overlay,
         experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,
     )
-    with _err.status("gate", spinner="dots") as status:
+    status = RunStatus()
+    if _err.is_terminal and not settings().flag("CI"):
+        verdict = _run_live(opts, status)
+    else:  # plain lines: a log, CI, a pipe
+        verdict = run_gate(opts, lambda line: _plain(status, line), status)
+    print_verdict(verdict, out / verdict.run_id)
+    raise typer.Exit(verdict.exit_code)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def status_text(status: RunStatus, last: str, now: float | None = None) -> str:
+    """The live display: phase and experiment, elapsed and estimated time left, users and errors."""
+    now = now if now is not None else time.monotonic()
+    step = f"  experiment {status.index}/{status.total} {status.experiment}" if status.experiment else ""
+    left = status.estimate_left_s(now)
+    times = f"elapsed {_clock(status.elapsed_s(now))}" + (f"  left ~{_clock(left)}" if left is not None else "")
+    window = latest_window(status.windows_file)
+    load = (f"  users {window.users}  error ratio {window.error_ratio:.1%}  {window.rps:.0f} req/s"
+            if window is not None else "")
+    return f"gate: {status.phase}{step}\n{times}{load}\n{last[:110]}"
+
+
+def _plain(status: RunStatus, line: str) -> None:
+    if line.strip():
+        _err.print(f"[{_clock(status.elapsed_s())}] {line}", markup=False, highlight=False)
+
+
+def _run_live(opts: GateOptions, status: RunStatus) -> Verdict:
+    last = [""]
+    with Live(console=_err, refresh_per_second=2, transient=True,
+              get_renderable=lambda: Text(status_text(status, last[0]))) as live:
 
         def progress(line: str) -> None:
             if line.strip():
-                status.update(f"gate: {line[:100]}")
-                _err.print(f"[dim]·[/dim] {line}", highlight=False)
+                last[0] = line
+                live.console.print(f"[dim]{_clock(status.elapsed_s())}[/dim] {line}", highlight=False)
 
-        verdict = run_gate(opts, progress)
-    print_verdict(verdict, out / verdict.run_id)
-    raise typer.Exit(verdict.exit_code)
+        return run_gate(opts, progress, status)
 
 
 def register(app: typer.Typer) -> None:

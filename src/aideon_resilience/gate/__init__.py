@@ -9,5 +9,6 @@ environment by name: what differs between targets lives behind `gate.targets.Tar
 
 from aideon_resilience.gate.options import GateOptions
 from aideon_resilience.gate.run import run_gate
+from aideon_resilience.gate.status import RunStatus
 
-__all__ = ["GateOptions", "run_gate"]
+__all__ = ["GateOptions", "RunStatus", "run_gate"]

@@ -30,6 +30,7 @@ from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
 from aideon_resilience.gate.load_process import LoadRun, start_load
 from aideon_resilience.gate.options import GateOptions, Progress
 from aideon_resilience.gate.prepare import Prepared, prepare
+from aideon_resilience.gate.status import RunStatus
 from aideon_resilience.gate.targets import Connection
 
 BUDGETS_TIMEOUT_S = 180
@@ -54,6 +55,7 @@ class _Run:
     connection: Connection
     meta: RunMeta
     env: dict[str, str]
+    status: RunStatus
     load: LoadRun | None = None
     runs: list[ExperimentRun] = field(default_factory=list)
 
@@ -65,7 +67,7 @@ class _Run:
         (self.dir / RUN_FILE).write_text(self.meta.model_dump_json(indent=2), encoding="utf-8")
 
 
-def _open_run(prep: Prepared, opts: GateOptions, connection: Connection) -> _Run:
+def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status: RunStatus) -> _Run:
     """The run directory with its inputs and `run.json`; the environment every experiment gets."""
     run_dir = prep.run_dir
     (run_dir / JOURNALS_DIR).mkdir(parents=True)
@@ -83,7 +85,8 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection) -> _Run
     }
     if connection.kubeconfig is not None:
         env["KUBECONFIG"] = str(connection.kubeconfig)
-    run = _Run(prep, opts, connection, meta, env)
+    run = _Run(prep, opts, connection, meta, env, status)
+    status.windows_file = run_dir / WINDOWS_FILE
     run.write_meta()
     return run
 
@@ -109,6 +112,9 @@ def _run_suite(run: _Run, progress: Progress) -> None:
     cfg = run.prep.config
     experiments = run.prep.experiments
     deadline = run.meta.started + cfg.max_seconds
+    run.status.phase, run.status.total = "chaos suite", len(experiments)
+    run.status.suite_started = time.monotonic()
+    run.status.bound_s = cfg.max_seconds + cfg.load.cooldown_seconds
     for i, experiment in enumerate(experiments, start=1):
         remaining = deadline - time.time()
         if remaining <= LAST_EXPERIMENT_MIN_S:
@@ -117,6 +123,7 @@ def _run_suite(run: _Run, progress: Progress) -> None:
         if i > 1 and cfg.settle_seconds:
             progress(f"settling for {cfg.settle_seconds:g}s")
             time.sleep(cfg.settle_seconds)
+        run.status.index, run.status.experiment = i, experiment.stem
         progress(f"chaos {i}/{len(experiments)}: {experiment.stem}")
         env = {**run.env, **run.prep.target.chaos_env()}
         result = run_experiment(experiment, run.dir / JOURNALS_DIR, env,
@@ -135,6 +142,7 @@ def _cool_down(run: _Run, sampler: Sampler, progress: Progress) -> None:
     if run.load is None:
         return
     seconds = run.prep.config.load.cooldown_seconds
+    run.status.phase, run.status.experiment = "cooling down", None
     end = time.time() + seconds
     progress(f"cooling down: waiting up to {seconds:g}s for the HPAs to settle")
     scaled = [w for slo in run.prep.slos.slos if isinstance(slo, HpaSlo) for w in slo.workloads]
@@ -149,11 +157,14 @@ def _close_run(run: _Run) -> None:
     merge_into_timeline(run.dir, run.runs, run.prep.target.evidence(run.meta.started, run.meta.ended))
 
 
-def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
+def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = None) -> Verdict:
+    status = status or RunStatus()
     prep = prepare(opts)
+    status.phase = "target"
     connection = prep.target.provision(progress)
     api = api_client_for(connection.kubeconfig, None if connection.kubeconfig is None else connection.context)
-    run = _open_run(prep, opts, connection)
+    run = _open_run(prep, opts, connection, status)
+    status.phase = "steady state"
 
     progress("waiting for every disruption budget to be satisfied before breaking anything")
     wait_budgets_healthy(api, timeout=BUDGETS_TIMEOUT_S)
@@ -161,6 +172,7 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
     sampler = Sampler(api, writer)
     sampler.start()
     try:
+        status.phase = "load warm-up"
         _start_load(run, progress)
         _run_suite(run, progress)
         _cool_down(run, sampler, progress)
@@ -174,5 +186,6 @@ def run_gate(opts: GateOptions, progress: Progress) -> Verdict:
         progress(f"sampler: {len(sampler.errors)} watch interruptions (resumed): {sampler.errors[0]}")
     if not run.runs:
         raise InfrastructureError("no chaos experiment ran")
+    status.phase = "verdict"
     progress("evaluating the SLOs and writing the reports")
     return render_run(run.dir, baseline_run_dir=opts.baseline)
