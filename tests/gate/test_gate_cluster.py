@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
+from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.cli.main import main
 from aideon_resilience.core.journal import read_journal
 from aideon_resilience.core.rundir import REPORT_FILES
+from tests.adapters.localcluster.kubehelpers import wait_for
 from tests.conftest import REPO, KubeCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -31,8 +34,27 @@ def _by_id(verdict: dict[str, object]) -> dict[str, dict[str, object]]:
     return {str(s["id"]): s for s in verdict["slos"]}  # type: ignore[index, union-attr]
 
 
+def _respread_gateway(kube_cluster: KubeCluster) -> None:
+    """Start a variant from an evenly spread gateway: the previous run's HPA scale-down is not
+    zone-aware and can leave 3 replicas in 2 zones, which a drain that evicts nothing (the
+    variant's point) would then be blamed for. Scaled to zero and back, the scheduler spreads
+    the 3 new pods over the 3 zones."""
+    api = api_client_for(kube_cluster.kubeconfig, kube_cluster.context)
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    ns, name, selector = "aideon-backend", "api-gateway", "app.kubernetes.io/name=api-gateway"
+    apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 0}})
+    wait_for("no gateway pod", lambda: not core.list_namespaced_pod(ns, label_selector=selector).items, timeout=120)
+    apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 3}})
+    wait_for("3 ready gateway replicas", lambda: apps.read_namespaced_deployment(name, ns).status.ready_replicas == 3,
+             timeout=180)
+    zones = {core.read_node(p.spec.node_name).metadata.labels["topology.kubernetes.io/zone"]
+             for p in core.list_namespaced_pod(ns, label_selector=selector).items}
+    assert len(zones) == 3, f"the gateway did not spread over 3 zones before the variant: {sorted(zones)}"
+
+
 @pytest.fixture()
 def restore_local(kube_cluster: KubeCluster, tmp_path: Path) -> Iterator[None]:
+    _respread_gateway(kube_cluster)
     yield
     from aideon_resilience.adapters.dataplane import ensure_deployed
 
