@@ -133,7 +133,8 @@ def test_shape_is_picked_explicitly(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_surge_shape_runs_up_and_back_down_then_stops(standin: str, tmp_path: Path) -> None:
     windows = tmp_path / "windows.jsonl"
-    env = locust_env(AIDEON_SHAPE="surge", AIDEON_SURGE_BASE="2", AIDEON_SURGE_PEAK="12", AIDEON_SURGE_SECONDS="2,3,2")
+    env = locust_env(AIDEON_SHAPE="surge", AIDEON_TARGET_USERS="12", AIDEON_SURGE_BASE="2", AIDEON_SPAWN_RATE="2",
+                     AIDEON_SURGE_PHASES="2,3,2")
     result = run_locust(
         ["--headless", "--host", standin, "--only-summary", "--windows-file", str(windows), "--window-seconds", "1"],
         env=env,

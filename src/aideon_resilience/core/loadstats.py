@@ -2,6 +2,12 @@
 
 A windows file is JSON Lines: one `WindowStat` per endpoint (and one named `Aggregated`) per
 window of a few seconds. Figures are per window, never cumulative.
+
+In a distributed run the master writes the file and each window also says how many workers were
+connected (`workers`) and how many of them had reported past the window's end when the master
+wrote it (`merged_workers`): a window is merged when every connected worker's share is in it.
+Only merged windows count for the client SLOs; a worker that drops out leaves its last windows
+unmerged and lowers `workers` from then on.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aideon_resilience.core.timeline import LoadWorkersEvent
 from aideon_resilience.errors import InputFileError
 
 AGGREGATED = "Aggregated"
@@ -31,6 +38,13 @@ class WindowStat(BaseModel):
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
+    workers: int | None = Field(default=None, ge=0, description="workers connected to the master (None: one process)")
+    merged_workers: int | None = Field(default=None, ge=0, description="workers whose share the master merged")
+
+    @property
+    def merged(self) -> bool:
+        """Every connected worker's requests are in the window (always so for one process)."""
+        return self.workers is None or (self.merged_workers or 0) >= self.workers
 
 
 def write_windows(path: Path, stats: Iterable[WindowStat]) -> None:
@@ -57,3 +71,15 @@ def iter_windows(path: Path) -> Iterator[WindowStat]:
 
 def read_windows(path: Path) -> list[WindowStat]:
     return list(iter_windows(path))
+
+
+def worker_changes(windows: Iterable[WindowStat], started: int | None = None) -> list[LoadWorkersEvent]:
+    """Timeline events where the master's connected workers changed between windows (drop-outs)."""
+    events: list[LoadWorkersEvent] = []
+    previous = started
+    for w in sorted((w for w in windows if w.endpoint == AGGREGATED and w.workers is not None), key=lambda w: w.start):
+        assert w.workers is not None
+        if previous is not None and w.workers != previous:
+            events.append(LoadWorkersEvent(t=w.end, workers=w.workers, previous=previous, started=started))
+        previous = w.workers
+    return events

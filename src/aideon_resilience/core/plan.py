@@ -178,6 +178,11 @@ class Plan:
         return out
 
 
+def workers_needed(users: int, capacity: WorkerCapacity) -> int:
+    """Locust worker processes that carry `users` by the measured capacity (at least one)."""
+    return max(1, math.ceil(users / capacity.users_per_worker))
+
+
 def _floor_users(value: float) -> int:
     return int(value) if math.isfinite(value) else 2**63 - 1
 
@@ -193,7 +198,7 @@ def make_plan(
         raise ValueError("users must be positive")
     per_user = service_rps_per_user() if rps_per_user is None else rps_per_user
     gateway_per_user = max(per_user.values(), default=0.0)
-    workers = math.ceil(users / capacity.users_per_worker)
+    workers = workers_needed(users, capacity)
     users_on_worker = min(users, capacity.users_per_worker)
     worker_mem = math.ceil(capacity.worker_base_memory_mib + users_on_worker * capacity.memory_per_user_kib / 1024)
     plans: list[ServicePlan] = []

@@ -55,6 +55,8 @@ class RunMeta(BaseModel):
     git_revision: str | None = None
     tool_version: str | None = None
     target_users: int | None = Field(default=None, ge=0)
+    load_workers: int | None = Field(default=None, ge=0, description="Locust workers the run started (0: one process)")
+    max_worker_loss: float | None = Field(default=None, ge=0, le=1, description="share of workers it may lose")
 
 
 @dataclass
@@ -69,7 +71,8 @@ class Run:
 
     def data(self) -> RunData:
         return RunData(
-            windows=self.windows, timeline=self.timeline, t0=self.meta.started, t_end=self.meta.ended
+            windows=self.windows, timeline=self.timeline, t0=self.meta.started, t_end=self.meta.ended,
+            load_workers=self.meta.load_workers, max_worker_loss=self.meta.max_worker_loss,
         )
 
     def journals(self) -> list[Path]:

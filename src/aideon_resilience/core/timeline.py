@@ -110,6 +110,15 @@ class EvictionRefused(_Event):
     node: str | None = None
 
 
+class LoadWorkersEvent(_Event):
+    """The Locust master's connected workers changed (a drop-out, or a worker back)."""
+
+    kind: Literal["load_workers"] = "load_workers"
+    workers: int
+    previous: int
+    started: int | None = None  # workers the run started
+
+
 class ChaosActivity(_Event):
     kind: Literal["chaos"] = "chaos"
     experiment: str
@@ -141,6 +150,7 @@ Event = Annotated[
     | NodeSample
     | EjectionEvent
     | EvictionRefused
+    | LoadWorkersEvent
     | ChaosActivity
     | ExperimentEvent,
     Field(discriminator="kind"),
@@ -153,6 +163,7 @@ KINDS = (
     "node",
     "ejection",
     "eviction_refused",
+    "load_workers",
     "chaos",
     "experiment",
 )
@@ -181,6 +192,7 @@ class Timeline:
     nodes: list[NodeSample] = field(default_factory=list)
     ejections: list[EjectionEvent] = field(default_factory=list)
     refusals: list[EvictionRefused] = field(default_factory=list)
+    load_workers: list[LoadWorkersEvent] = field(default_factory=list)
     chaos: list[ChaosActivity] = field(default_factory=list)
     experiments: list[ExperimentEvent] = field(default_factory=list)
     skipped: int = 0
@@ -196,6 +208,7 @@ class Timeline:
             NodeSample: tl.nodes,  # type: ignore[dict-item]
             EjectionEvent: tl.ejections,  # type: ignore[dict-item]
             EvictionRefused: tl.refusals,  # type: ignore[dict-item]
+            LoadWorkersEvent: tl.load_workers,  # type: ignore[dict-item]
             ChaosActivity: tl.chaos,  # type: ignore[dict-item]
             ExperimentEvent: tl.experiments,  # type: ignore[dict-item]
         }

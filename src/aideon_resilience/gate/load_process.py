@@ -1,38 +1,95 @@
-"""The Locust run that drives traffic through the whole chaos suite of a gate run.
+"""The Locust run that drives traffic through the whole chaos suite, on the machine the gate runs on.
 
-A headless `locust` process (with local worker processes when the environment asks for them)
-against the gateway, bounded in users and run time, writing its windowed statistics into the
-run directory. Stopped with SIGINT so Locust writes its last window, then killed if it lingers.
+With `load.workers: 0` one headless `locust` process runs the users. With N >= 1 workers the gate
+starts a master bound to loopback (`--master --master-bind-host 127.0.0.1`, `--expect-workers N`
+so the shape starts only when every worker joined) and N `locust --worker` processes that connect
+to it; the master runs the shape, merges the workers' windowed statistics and writes the windows
+file. Every process is in one process group: stopping the run (at the end, on an interrupt or a
+failure) sends SIGINT to the master so it writes its last window and tells the workers to quit,
+then ends whatever is left of the group.
+
+The shape's figures are the environment's gate.yaml `load` block, handed over as the variables of
+`core.gateconfig.shape_environment`.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from aideon_resilience.core.gateconfig import LoadConfig
+from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
+
+LOOPBACK = "127.0.0.1"
+EXPECT_WORKERS_MAX_WAIT_S = 120
 
 
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
 class LoadRun:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.process = process
-        self.log = log
+    """The Locust processes of one run: the master (or the single process) first, then the workers."""
+
+    processes: list[subprocess.Popen[bytes]]
+    log: Path
+    workers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.processes[0]
 
     def running(self) -> bool:
         return self.process.poll() is None
 
     def stop(self, grace: float = 20) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        """SIGINT to the master (its last window, the workers' quit), then the rest of the group."""
+        main = self.process
+        if main.poll() is None:
+            main.send_signal(signal.SIGINT)
             try:
-                self.process.wait(grace)
+                main.wait(grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return int(self.process.returncode or 0)
+                main.kill()
+                main.wait(5)
+        deadline = time.monotonic() + min(grace, 10)
+        for proc in self.processes[1:]:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGINT)
+        _end_group(main.pid, self.processes)
+        return int(main.returncode or 0)
+
+
+def _end_group(pgid: int, processes: list[subprocess.Popen[bytes]], grace: float = 5) -> None:
+    """Terminate, then kill, what is left of the process group the master leads."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if all(p.poll() is not None for p in processes):
+            break
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+            time.sleep(0.1)
+    for p in processes:
+        if p.poll() is None:
+            p.wait(1)
+
+
+def _python_locust(locustfile: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
 
 
 def locust_command(
@@ -41,17 +98,38 @@ def locust_command(
     gateway_url: str,
     windows_file: Path,
     run_seconds: int,
+    master_port: int | None = None,
 ) -> list[str]:
+    """The single process (workers 0) or the master (workers N, on `master_port`)."""
     cmd = [
-        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+        *_python_locust(locustfile), "--headless",
         "--host", gateway_url,
         "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",
         "--run-time", f"{max(1, run_seconds)}s", "--stop-timeout", "5",
         "--windows-file", str(windows_file), "--only-summary",
-    ]
-    if load.workers:
-        cmd += ["--processes", str(load.workers)]
+    ]  # fmt: skip
+    workers = load.worker_count
+    if workers:
+        if master_port is None:
+            raise ValueError("a distributed run needs the master's port")
+        cmd += [
+            "--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(master_port),
+            "--expect-workers", str(workers), "--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S),
+        ]  # fmt: skip
     return cmd
+
+
+def worker_command(locustfile: Path, master_port: int) -> list[str]:
+    return [*_python_locust(locustfile), "--worker", "--master-host", LOOPBACK, "--master-port", str(master_port)]
+
+
+def load_environment(load: LoadConfig, windows_file: Path, run_seconds: int, env: str,
+                     base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every Locust process: the shape's figures from gate.yaml, the windows file."""
+    environ = dict(os.environ if base is None else base)
+    environ.update(shape_environment(load, run_seconds))
+    environ.update(AIDEON_ENV=env, AIDEON_WINDOWS_FILE=str(windows_file))
+    return environ
 
 
 def start_load(
@@ -64,10 +142,24 @@ def start_load(
     env: str,
 ) -> LoadRun:
     log = run_dir / "locust.log"
-    environ = dict(os.environ, AIDEON_ENV=env, AIDEON_SHAPE=load.shape, AIDEON_WINDOWS_FILE=str(windows_file))
+    environ = load_environment(load, windows_file, run_seconds, env)
+    port = free_port() if load.worker_count else None
+    processes: list[subprocess.Popen[bytes]] = []
     with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            locust_command(load, locustfile, gateway_url, windows_file, run_seconds),
-            stdout=fh, stderr=subprocess.STDOUT, env=environ, start_new_session=True,
+        master = subprocess.Popen(
+            locust_command(load, locustfile, gateway_url, windows_file, run_seconds, port),
+            stdout=fh, stderr=subprocess.STDOUT, env=environ, process_group=0,  # a group of its own
         )
-    return LoadRun(proc, log)
+        processes.append(master)
+        try:  # the workers join the master's group: one signal reaches every process
+            for i in range(load.worker_count):
+                assert port is not None
+                with (run_dir / f"locust-worker-{i + 1}.log").open("wb") as wfh:
+                    processes.append(subprocess.Popen(
+                        worker_command(locustfile, port), stdout=wfh, stderr=subprocess.STDOUT, env=environ,
+                        process_group=master.pid,
+                    ))
+        except BaseException:
+            LoadRun(processes, log).stop(grace=5)
+            raise
+    return LoadRun(processes, log, workers=load.worker_count)

@@ -20,11 +20,13 @@ from aideon_resilience import __version__
 from aideon_resilience.adapters.kube.budgets import wait_budgets_healthy
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kube.sampler import Sampler, TimelineWriter
+from aideon_resilience.core.loadstats import read_windows, worker_changes
 from aideon_resilience.core.report import render_run
 from aideon_resilience.core.rundir import JOURNALS_DIR, RUN_FILE, TIMELINE_FILE, WINDOWS_FILE, RunMeta
 from aideon_resilience.core.slo import SLO_FILE, HpaSlo
+from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.core.verdict import Verdict
-from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.errors import InfrastructureError, InputFileError
 from aideon_resilience.gate.evidence import EVIDENCE_FILE, merge_into_timeline
 from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
 from aideon_resilience.gate.load_process import LoadRun, start_load
@@ -75,7 +77,9 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status:
     cfg = prep.config
     meta = RunMeta(run_id=run_dir.name, env=opts.env, context=connection.context, started=time.time(),
                    git_revision=_git_revision(), tool_version=__version__,
-                   target_users=cfg.load.users if cfg.load.enabled else None)
+                   target_users=cfg.load.users if cfg.load.enabled else None,
+                   load_workers=cfg.load.worker_count if cfg.load.enabled else None,
+                   max_worker_loss=cfg.load.max_worker_loss if cfg.load.enabled else None)
     env = {
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
         "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
@@ -100,7 +104,9 @@ def _start_load(run: _Run, progress: Progress) -> None:
         progress("load: no gateway URL, the suite runs without client traffic")
         return
     budget = int(cfg.max_seconds + cfg.load.warmup_seconds + cfg.load.cooldown_seconds)
-    progress(f"load: {cfg.load.users} users against {url} (bounded to {budget}s)")
+    workers = cfg.load.worker_count
+    how = f"a master and {workers} workers" if workers else "one process"
+    progress(f"load: {cfg.load.users} users against {url} from {how} (bounded to {budget}s)")
     run.load = start_load(cfg.load, run.opts.locustfile, url, run.dir, run.dir / WINDOWS_FILE, budget, run.opts.env)
     run.env["AIDEON_GATEWAY_URL"] = url
     run.env["AIDEON_LOAD_EXTERNAL"] = "1"  # the gate runs the load; experiments only read it
@@ -150,11 +156,23 @@ def _cool_down(run: _Run, sampler: Sampler, progress: Progress) -> None:
         time.sleep(2)
 
 
+def _worker_changes(run: _Run) -> list[TimelineEvent]:
+    """The load's worker drop-outs, from the worker counts the master wrote per window."""
+    file = run.dir / WINDOWS_FILE
+    if not file.is_file() or not run.meta.load_workers:
+        return []
+    try:
+        return list(worker_changes(read_windows(file), run.meta.load_workers))
+    except InputFileError:
+        return []  # the report names the malformed line
+
+
 def _close_run(run: _Run) -> None:
     """Record the end and merge every piece of evidence into the timeline."""
     run.meta.ended = time.time()
     run.write_meta()
-    merge_into_timeline(run.dir, run.runs, run.prep.target.evidence(run.meta.started, run.meta.ended))
+    events = [*run.prep.target.evidence(run.meta.started, run.meta.ended), *_worker_changes(run)]
+    merge_into_timeline(run.dir, run.runs, events)
 
 
 def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = None) -> Verdict:

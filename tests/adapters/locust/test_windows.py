@@ -115,3 +115,31 @@ def test_bad_window_seconds(raw: str) -> None:
 
 def test_window_seconds_ok() -> None:
     assert parse_window_seconds("5") == 5 and parse_window_seconds(3.0) == 3
+
+
+def test_master_windows_record_workers_and_whether_every_share_was_merged() -> None:
+    book = WindowBook(5)
+    book.begin(100.0)
+    for t in (101, 104):
+        book.note_workers(t, 2)
+    book.note_report("w1", 103.0)
+    book.note_report("w2", 103.5)
+    book.book.add_request(101, "GET", "/a", 5, False)
+    book.note_report("w1", 106.0)  # both report after the first window's end
+    book.note_report("w2", 106.5)
+    book.note_workers(106, 2)
+    book.note_report("w1", 109.0)  # w2 went silent: its share of the second window is missing
+    book.note_workers(111, 1)  # ... and the master counts it out
+    book.note_report("w1", 116.0)
+    stats = [s for s in book.pop_complete(now=120.0, grace_s=4.5) if s.endpoint == AGGREGATED]
+    assert [(s.start, s.workers, s.merged_workers, s.merged) for s in stats] == [
+        (100, 2, 2, True), (105, 2, 1, False), (110, 1, 1, True)]
+
+
+def test_a_single_process_records_no_workers() -> None:
+    book = WindowBook(5)
+    book.begin(100.0)
+    book.book.add_request(101, "GET", "/a", 5, False)
+    (agg,) = [s for s in book.pop_complete(now=110.0, grace_s=0.3) if s.endpoint == AGGREGATED]
+    assert agg.workers is None and agg.merged
+    assert '"workers":null' in agg.model_dump_json()

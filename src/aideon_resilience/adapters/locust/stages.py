@@ -1,89 +1,103 @@
-"""Load stages toward a target user count: the staged ramp and the surge used by loadtests/shapes.py.
+"""The stages of the locustfile's shapes (loadtests/shapes.py), from what the gate hands them.
 
-Pure functions (no Locust import) so they are tested and reused without a Locust process; the
-environment variables are read by `ramp_from_env` / `surge_from_env` only.
+The figures are an environment's gate.yaml `load` block, the one source of truth: the gate
+passes them as the variables of `core.gateconfig.shape_environment` (AIDEON_TARGET_USERS,
+AIDEON_SPAWN_RATE, AIDEON_RAMP_*, AIDEON_SURGE_*, AIDEON_SHAPE_SECONDS). A locustfile run by
+hand without them reads the gate.yaml of AIDEON_ENV (default local) under `manifests/`. No
+Locust import: tested without a Locust process.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
-TARGET_USERS: dict[str, int] = {"local": 200, "development": 1_000, "staging": 100_000, "production": 1_000_000}
-RAMP_SECONDS: dict[str, int] = {"local": 120, "development": 300, "staging": 1_800, "production": 3_600}
-STAGE_FRACTIONS: tuple[float, ...] = (0.10, 0.25, 0.50, 0.75, 1.00)
-# warm-up at base, surge at peak, cool-down at base (seconds)
-SURGE_SECONDS: dict[str, tuple[int, int, int]] = {
-    "local": (20, 60, 40),
-    "development": (60, 180, 120),
-    "staging": (120, 600, 300),
-    "production": (300, 900, 600),
-}
+from aideon_resilience.core.gateconfig import GATE_FILE, LoadConfig, load_gate_config, shape_environment
+from aideon_resilience.core.loadshape import Stage, parse_phases, ramp_stages, stage_at, surge_stages
+from aideon_resilience.errors import AideonError
+from aideon_resilience.settings import Settings, settings
+
+__all__ = ["Stage", "or_exit", "ramp_from_env", "stage_at", "surge_from_env"]
+
+REPO_MANIFESTS = Path(__file__).resolve().parents[4] / "manifests"
 
 
-@dataclass(frozen=True)
-class Stage:
-    end_s: float  # the stage lasts until this many seconds into the run
-    users: int
-    spawn_rate: float  # users per second (all workers together)
-
-
-def _env_int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
+def _figures(env: Settings, manifests: Path) -> Settings:
+    """The shape variables as handed by the gate, else from the environment's gate.yaml."""
+    if env.raw("AIDEON_TARGET_USERS") is not None:
+        return env
+    name = env.text("AIDEON_ENV") or "local"
+    file = manifests / "environments" / name / GATE_FILE
+    if not file.is_file():
+        raise ValueError(f"AIDEON_ENV={name!r}: no {file}; set AIDEON_TARGET_USERS and AIDEON_SPAWN_RATE")
     try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
+        config = load_gate_config(file)
+    except AideonError as exc:
+        raise ValueError(str(exc)) from None
+    load: LoadConfig = config.load
+    seconds = config.max_seconds + load.warmup_seconds + load.cooldown_seconds
+    return Settings(shape_environment(load, seconds))
+
+
+def _integer(env: Settings, name: str) -> int:
+    value = env.integer(name)
+    if value is None or value < 1:
+        raise ValueError(f"{name}={env.raw(name)!r}: expected a whole number of at least 1")
     return value
 
 
-def environment_name() -> str:
-    env = os.environ.get("AIDEON_ENV", "local").strip() or "local"
-    if env not in TARGET_USERS:
-        raise ValueError(f"AIDEON_ENV={env!r}: expected one of {', '.join(TARGET_USERS)}")
-    return env
+def _number(env: Settings, name: str) -> float:
+    value = env.number(name)
+    if value is None or value <= 0:
+        raise ValueError(f"{name}={env.raw(name)!r}: expected a positive number")
+    return value
 
 
-def ramp_stages(target: int, duration_s: float, fractions: tuple[float, ...] = STAGE_FRACTIONS) -> list[Stage]:
-    """Stages of equal length; each ramps to its share of `target` in its first half."""
-    if target < 1 or duration_s <= 0:
-        raise ValueError("target users and duration must be positive")
-    stage_len = duration_s / len(fractions)
-    stages: list[Stage] = []
-    previous = 0
-    for i, fraction in enumerate(fractions):
-        users = max(1, round(target * fraction))
-        rate = max(1.0, abs(users - previous) / (stage_len / 2))
-        stages.append(Stage((i + 1) * stage_len, users, round(rate, 3)))
-        previous = users
-    return stages
+def _read(build: Callable[[Settings], list[Stage]], env: Settings | None, manifests: Path | None) -> list[Stage]:
+    try:
+        return build(_figures(env or settings(), manifests or REPO_MANIFESTS))
+    except AideonError as exc:  # a malformed variable (Settings)
+        raise ValueError(str(exc).removeprefix("environment: ")) from None
 
 
-def surge_stages(base: int, peak: int, seconds: tuple[int, int, int]) -> list[Stage]:
-    """Base load, a sudden jump to the peak (reached within a tenth of the surge), back to base."""
-    warm, surge, cool = seconds
-    if base < 1 or peak < base or min(seconds) <= 0:
-        raise ValueError("surge needs 1 <= base <= peak and positive durations")
-    rise = max(1.0, (peak - base) / max(1.0, surge / 10))
-    return [
-        Stage(warm, base, max(1.0, base / max(1.0, warm / 4))),
-        Stage(warm + surge, peak, round(rise, 3)),
-        Stage(warm + surge + cool, base, round(rise, 3)),
-    ]
+def _ramp(env: Settings) -> list[Stage]:
+    users = _integer(env, "AIDEON_TARGET_USERS")
+    rate = _number(env, "AIDEON_SPAWN_RATE")
+    hold = env.number("AIDEON_RAMP_HOLD_SECONDS") or 0.0
+    raw = env.names("AIDEON_RAMP_STAGES")
+    try:
+        fractions = tuple(float(x) for x in raw) if raw else None
+    except ValueError:
+        bad = env.raw("AIDEON_RAMP_STAGES")
+        raise ValueError(f"AIDEON_RAMP_STAGES={bad!r}: expected shares such as 0.5,1") from None
+    total = env.integer("AIDEON_SHAPE_SECONDS")
+    if fractions is None:
+        return ramp_stages(users, rate, hold, total)
+    return ramp_stages(users, rate, hold, total, fractions)
 
 
-def stage_at(stages: list[Stage], run_time_s: float) -> tuple[int, float] | None:
-    """(users, spawn rate) at a moment of the run, None once the last stage is over."""
-    for stage in stages:
-        if run_time_s < stage.end_s:
-            return stage.users, stage.spawn_rate
-    return None
+def _surge(env: Settings) -> list[Stage]:
+    peak = _integer(env, "AIDEON_TARGET_USERS") if env.raw("AIDEON_SURGE_PEAK") is None \
+        else _integer(env, "AIDEON_SURGE_PEAK")
+    base = env.integer("AIDEON_SURGE_BASE") or max(1, peak // 10)
+    raw = env.text("AIDEON_SURGE_PHASES")
+    if raw is None:
+        raise ValueError("AIDEON_SURGE_PHASES: expected WARM,SURGE,COOL in seconds")
+    try:
+        phases = parse_phases(raw)
+    except ValueError as exc:
+        raise ValueError(f"AIDEON_SURGE_PHASES={exc}") from None
+    rate = env.number("AIDEON_SPAWN_RATE")
+    return surge_stages(base, peak, phases, rate)
+
+
+def ramp_from_env(env: Settings | None = None, manifests: Path | None = None) -> list[Stage]:
+    return _read(_ramp, env, manifests)
+
+
+def surge_from_env(env: Settings | None = None, manifests: Path | None = None) -> list[Stage]:
+    return _read(_surge, env, manifests)
 
 
 def or_exit(build: Callable[[], list[Stage]]) -> list[Stage]:
@@ -93,27 +107,3 @@ def or_exit(build: Callable[[], list[Stage]]) -> list[Stage]:
     except ValueError as exc:
         print(f"shapes.py: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-
-
-def ramp_from_env() -> list[Stage]:
-    env = environment_name()
-    target = _env_int("AIDEON_TARGET_USERS", TARGET_USERS[env])
-    duration = _env_int("AIDEON_RAMP_SECONDS", RAMP_SECONDS[env])
-    return ramp_stages(target, duration)
-
-
-def surge_from_env() -> list[Stage]:
-    env = environment_name()
-    peak = _env_int("AIDEON_SURGE_PEAK", TARGET_USERS[env])
-    base = _env_int("AIDEON_SURGE_BASE", max(1, peak // 10))
-    raw = os.environ.get("AIDEON_SURGE_SECONDS", "")
-    seconds = SURGE_SECONDS[env]
-    if raw:
-        try:
-            w, s, c = (int(x) for x in raw.split(","))
-        except ValueError:
-            raise ValueError(f"AIDEON_SURGE_SECONDS={raw!r}: expected WARM,SURGE,COOL in seconds") from None
-        seconds = (w, s, c)
-    return surge_stages(base, peak, seconds)
-
-

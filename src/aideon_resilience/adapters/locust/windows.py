@@ -6,6 +6,10 @@ to the master with each `report_to_master` message; the master (or the single pr
 run) groups them into windows of `--window-seconds`, computes rps, error ratio and p50/p95/p99 of
 each window from that window's histogram only (not cumulative), and appends the windows to
 `--windows-file` (JSON Lines of `core.loadstats.WindowStat`) as soon as they are complete.
+
+The master also records, per window, the workers connected (`runner.worker_count`) and how many
+of them had reported after the window's end when it was written (`merged_workers`): a worker that
+stopped reporting leaves the window unmerged, and the client SLOs skip it.
 """
 
 from __future__ import annotations
@@ -131,9 +135,12 @@ class SecondBook:
             acc.merge(Acc(int(requests), int(failures), {int(k): int(v) for k, v in pairs}))
 
 
-def _stat(start: float, end: float, endpoint: str, users: int, acc: Acc) -> WindowStat:
+def _stat(start: float, end: float, endpoint: str, users: int, acc: Acc,
+          workers: tuple[int, int] | None = None) -> WindowStat:
     duration = max(end - start, 1e-9)
     return WindowStat(
+        workers=None if workers is None else workers[0],
+        merged_workers=None if workers is None else workers[1],
         start=start,
         end=end,
         endpoint=endpoint,
@@ -157,6 +164,8 @@ class WindowBook:
         self.window_s = window_s
         self.book = SecondBook()
         self.users_at: dict[int, int] = {}
+        self.workers_at: dict[int, int] | None = None  # connected workers by window (masters only)
+        self.last_report: dict[str, float] = {}  # worker id -> when its newest report arrived
         self.next_start: int | None = None  # first window not yet written
         self.started_at: float | None = None  # the first window starts here, not at its boundary
 
@@ -171,9 +180,23 @@ class WindowBook:
     def note_users(self, when: float, users: int) -> None:
         self.users_at[self.window_of(when)] = users
 
+    def note_workers(self, when: float, workers: int) -> None:
+        if self.workers_at is None:
+            self.workers_at = {}
+        self.workers_at[self.window_of(when)] = workers
+
+    def note_report(self, worker: str, when: float) -> None:
+        self.last_report[worker] = when
+
     def _users(self, start: int) -> int:
-        earlier = [s for s in self.users_at if s <= start]
-        return self.users_at[max(earlier)] if earlier else 0
+        return _at(self.users_at, start)
+
+    def _workers(self, end: float) -> tuple[int, int] | None:
+        """(connected at the window's end, reported since), None in a run without a master."""
+        if self.workers_at is None:
+            return None
+        connected = _at(self.workers_at, int(end) - 1 if end > 0 else 0)
+        return connected, sum(1 for t in self.last_report.values() if t >= end)
 
     def pop_complete(self, now: float, grace_s: float, final: bool = False) -> list[WindowStat]:
         """Windows whose end is `grace_s` in the past (all of them when `final`), oldest first.
@@ -212,6 +235,7 @@ class WindowBook:
             acc = self.book.seconds.pop(key)
             per_endpoint.setdefault(key[1], Acc()).merge(acc)
         users = self._users(start)
+        workers = self._workers(end)
         shown = max(float(start), self.started_at) if self.started_at is not None else float(start)
         shown = min(shown, end)
         total = Acc()
@@ -219,12 +243,19 @@ class WindowBook:
         for endpoint in sorted(per_endpoint):
             acc = per_endpoint[endpoint]
             total.merge(acc)
-            stats.append(_stat(shown, end, endpoint, users, acc))
-        stats.append(_stat(shown, end, AGGREGATED, users, total))
-        for s in [s for s in self.users_at if s < start]:
-            if s != max(self.users_at):
-                del self.users_at[s]
+            stats.append(_stat(shown, end, endpoint, users, acc, workers))
+        stats.append(_stat(shown, end, AGGREGATED, users, total, workers))
+        for book in (self.users_at, self.workers_at or {}):
+            for s in [s for s in book if s < start]:
+                if s != max(book):
+                    del book[s]
         return stats
+
+
+def _at(book: dict[int, int], start: int) -> int:
+    """The value noted for the window starting at `start`, else the latest before it (0 if none)."""
+    earlier = [s for s in book if s <= start]
+    return book[max(earlier)] if earlier else 0
 
 
 # ---- Locust wiring ------------------------------------------------------------------------------
@@ -279,6 +310,7 @@ class WindowsListener:
         self.seconds = self.windows.book if not self.is_worker else SecondBook()
         self.written = 0
         self.workers_seen: set[str] = set()
+        self.stopping = False  # workers quitting at the end are not drop-outs
         self._greenlet: Any = None
         ev = environment.events
         # workers always record (the master decides whether to write); a local run only with a file
@@ -289,6 +321,7 @@ class WindowsListener:
         else:
             ev.worker_report.add_listener(self.on_worker_report)
             ev.test_start.add_listener(self.on_test_start)
+            ev.test_stop.add_listener(self.on_test_stop)
             ev.quitting.add_listener(self.on_quitting)
 
     def on_request(
@@ -301,6 +334,7 @@ class WindowsListener:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         rows = data.get(REPORT_KEY)
+        self.windows.note_report(client_id, time.time())
         if rows:
             self.workers_seen.add(client_id)
             self.windows.book.merge(rows)
@@ -311,6 +345,9 @@ class WindowsListener:
         self.windows.begin(time.time())
         if self._greenlet is None and self.path is not None:
             self._greenlet = gevent.spawn(self._loop)
+
+    def on_test_stop(self, **_: Any) -> None:
+        self.stopping = True
 
     def _loop(self) -> None:
         import gevent
@@ -323,6 +360,8 @@ class WindowsListener:
         runner = self.environment.runner
         if runner is not None:
             self.windows.note_users(now, int(runner.user_count))
+            if self.is_master and not self.stopping and not final:
+                self.windows.note_workers(now, int(runner.worker_count))
         stats = self.windows.pop_complete(now, self.grace_s, final=final)
         if stats and self.path is not None:
             write_windows(self.path, stats)

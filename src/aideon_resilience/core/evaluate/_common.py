@@ -19,6 +19,8 @@ class RunData:
     timeline: Timeline | None
     t0: float
     t_end: float | None = None
+    load_workers: int | None = None  # Locust workers the run started (None: not recorded, 0: one process)
+    max_worker_loss: float | None = None  # share of them it may lose before the run is inconclusive
 
     def rel(self, t: float) -> str:
         return f"t+{t - self.t0:.1f}s"
@@ -27,6 +29,10 @@ class RunData:
         if not self.windows:
             return []
         return sorted((w for w in self.windows if w.endpoint == AGGREGATED), key=lambda w: w.start)
+
+    def merged(self) -> list[WindowStat]:
+        """The `Aggregated` windows the master merged completely (every window of a single process)."""
+        return [w for w in self.aggregated() if w.merged]
 
     def data_end(self) -> float:
         """Until when the run was observed: run end if known, else the last data point."""

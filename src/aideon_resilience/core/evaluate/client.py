@@ -5,6 +5,11 @@
 - p95 / p99: windows carry percentiles, not histograms, so the run's figure is estimated as the
   request-weighted mean of the per-window percentiles; the worst window is listed as evidence.
 Windows with fewer than `min_window_requests` requests are ignored for the per-window figures.
+
+Only windows the Locust master merged completely count (every connected worker's share is in
+them; always so for a single process): a window a dropped-out worker left incomplete is listed,
+not judged. A distributed run that lost more than `max_worker_loss` of the workers it started is
+inconclusive: its client figures are not those of the load it was meant to drive.
 """
 
 from __future__ import annotations
@@ -14,9 +19,33 @@ from aideon_resilience.core.slo import ClientSlo
 from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
 
 
+def worker_loss(data: RunData) -> Check | None:
+    """Inconclusive when the run lost more of its Locust workers than it may; None for one process."""
+    counts = [w.workers for w in data.aggregated() if w.workers is not None]
+    if not counts:
+        return None
+    started = data.load_workers or max(counts)
+    lost = max(0, started - min(counts))
+    allowed = data.max_worker_loss if data.max_worker_loss is not None else 0.0
+    share = lost / started if started else 1.0
+    message = f"load workers: lost {lost} of {started} ({share:.0%}), at most {allowed:.0%} allowed"
+    figures = {"workers_lost": Figure(value=lost, limit=allowed * started)}
+    if share > allowed:
+        return Check(Status.INCONCLUSIVE, message + ": the client figures are not the intended load", figures)
+    return Check(Status.PASS, message, figures)
+
+
 def evaluate_client(slo: ClientSlo, data: RunData, warn_ratio: float) -> SloResult:
     checks: list[Check] = []
-    agg = data.aggregated()
+    agg = data.merged()
+    loss = worker_loss(data)
+    if loss is not None:
+        checks.append(loss)
+    unmerged = [w for w in data.aggregated() if not w.merged]
+    if unmerged:
+        checks.append(Check(Status.PASS, f"{len(unmerged)} windows the master did not merge completely are left out",
+                            items=[f"window {data.rel(w.start)}..{data.rel(w.end)}: {w.merged_workers} of "
+                                   f"{w.workers} workers merged" for w in unmerged[:10]]))
     wanted = [
         n
         for n, v in (
@@ -28,8 +57,8 @@ def evaluate_client(slo: ClientSlo, data: RunData, warn_ratio: float) -> SloResu
         if v is not None
     ]
     if data.windows is None or not agg:
-        why = "no Locust windows file" if data.windows is None else "no Aggregated Locust windows"
-        checks = [Check(Status.INCONCLUSIVE, f"{name}: {why}") for name in wanted]
+        why = "no Locust windows file" if data.windows is None else "no merged Aggregated Locust windows"
+        checks += [Check(Status.INCONCLUSIVE, f"{name}: {why}") for name in wanted]
         return combine(slo.id, "client", slo.weight, slo.description, checks)
 
     if slo.max_error_ratio is not None:
@@ -86,7 +115,7 @@ def _chaos_windows(slo: ClientSlo, limit: float, data: RunData, warn_ratio: floa
     if not spans:
         return Check(Status.INCONCLUSIVE, f"{name}: no chaos experiment in the timeline")
     rows = []
-    for w in data.aggregated():
+    for w in data.merged():
         if w.requests < slo.min_window_requests:
             continue
         for start, end, exp in spans:
