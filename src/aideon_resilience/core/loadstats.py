@@ -31,6 +31,7 @@ class WindowStat(BaseModel):
     end: float = Field(description="window end, Unix seconds")
     endpoint: str = Field(description='request name, or "Aggregated" for all of them')
     users: int = Field(ge=0, description="simulated users at the end of the window")
+    target_users: int | None = Field(default=None, ge=0, description="users the shape asked for at the window's end")
     requests: int = Field(ge=0)
     failures: int = Field(ge=0)
     rps: float = Field(ge=0)

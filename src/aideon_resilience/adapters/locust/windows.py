@@ -135,16 +135,17 @@ class SecondBook:
             acc.merge(Acc(int(requests), int(failures), {int(k): int(v) for k, v in pairs}))
 
 
-def _stat(start: float, end: float, endpoint: str, users: int, acc: Acc,
+def _stat(start: float, end: float, endpoint: str, users: tuple[int, int | None], acc: Acc,
           workers: tuple[int, int] | None = None) -> WindowStat:
     duration = max(end - start, 1e-9)
     return WindowStat(
+        target_users=users[1],
         workers=None if workers is None else workers[0],
         merged_workers=None if workers is None else workers[1],
         start=start,
         end=end,
         endpoint=endpoint,
-        users=users,
+        users=users[0],
         requests=acc.requests,
         failures=acc.failures,
         rps=round(acc.requests / duration, 3),
@@ -164,6 +165,7 @@ class WindowBook:
         self.window_s = window_s
         self.book = SecondBook()
         self.users_at: dict[int, int] = {}
+        self.target_at: dict[int, int] = {}
         self.workers_at: dict[int, int] | None = None  # connected workers by window (masters only)
         self.last_report: dict[str, float] = {}  # worker id -> when its newest report arrived
         self.next_start: int | None = None  # first window not yet written
@@ -177,8 +179,10 @@ class WindowBook:
             self.next_start = self.window_of(when)
             self.started_at = when
 
-    def note_users(self, when: float, users: int) -> None:
+    def note_users(self, when: float, users: int, target: int | None = None) -> None:
         self.users_at[self.window_of(when)] = users
+        if target is not None:
+            self.target_at[self.window_of(when)] = target
 
     def note_workers(self, when: float, workers: int) -> None:
         if self.workers_at is None:
@@ -188,8 +192,8 @@ class WindowBook:
     def note_report(self, worker: str, when: float) -> None:
         self.last_report[worker] = when
 
-    def _users(self, start: int) -> int:
-        return _at(self.users_at, start)
+    def _users(self, start: int) -> tuple[int, int | None]:
+        return _at(self.users_at, start), (_at(self.target_at, start) if self.target_at else None)
 
     def _workers(self, end: float) -> tuple[int, int] | None:
         """(connected at the window's end, reported since), None in a run without a master."""
@@ -245,7 +249,7 @@ class WindowBook:
             total.merge(acc)
             stats.append(_stat(shown, end, endpoint, users, acc, workers))
         stats.append(_stat(shown, end, AGGREGATED, users, total, workers))
-        for book in (self.users_at, self.workers_at or {}):
+        for book in (self.users_at, self.target_at, self.workers_at or {}):
             for s in [s for s in book if s < start]:
                 if s != max(book):
                     del book[s]
@@ -359,7 +363,8 @@ class WindowsListener:
     def tick(self, now: float, final: bool = False) -> None:
         runner = self.environment.runner
         if runner is not None:
-            self.windows.note_users(now, int(runner.user_count))
+            target = getattr(runner, "target_user_count", None)
+            self.windows.note_users(now, int(runner.user_count), None if target is None else int(target))
             if self.is_master and not self.stopping and not final:
                 self.windows.note_workers(now, int(runner.worker_count))
         stats = self.windows.pop_complete(now, self.grace_s, final=final)

@@ -148,11 +148,19 @@ def _steps(ax: Axes, x: np.ndarray, y: Sequence[float], xmax: float, **kw: objec
 
 
 def chart_load(data: RunData, axis: _Axis) -> Chart:
-    fig, (ax,) = _figure()
+    """Actual and target users with requests/s; below them the Locust workers the master had."""
     agg = data.aggregated()
+    distributed = any(w.workers is not None for w in agg)
+    caption = "Locust, all endpoints (Aggregated)"
+    fig, axes = _figure(rows=2, row_h=1.6) if distributed else _figure()
+    ax = axes[0]
     if agg:
         x = axis.rel([w.end for w in agg])
         ax.plot(x, [w.users for w in agg], color=_COLOURS[0], linewidth=1.2, label="users")
+        if any(w.target_users is not None for w in agg):
+            target = [math.nan if w.target_users is None else w.target_users for w in agg]
+            ax.plot(x, target, color=_COLOURS[0], linewidth=1.0, linestyle="--", label="target users")
+            caption += "; dashed: the target users the shape asked for"
         ax.set_ylabel("users")
         ax2 = ax.twinx()
         ax2.plot(x, [w.rps for w in agg], color=_COLOURS[1], linewidth=1.0, label="requests/s")
@@ -164,8 +172,23 @@ def chart_load(data: RunData, axis: _Axis) -> Chart:
     else:
         _no_data(ax, "client window")
     axis.decorate(ax, label=True)
-    ax.set_xlabel("seconds since run start")
-    return _chart("load", "Users and requests per second", "Locust, all endpoints (Aggregated)", fig)
+    if distributed:
+        wx = axis.rel([w.start for w in agg if w.workers is not None])
+        workers = [float(w.workers) for w in agg if w.workers is not None]
+        _steps(axes[1], wx, workers, axis.xmax, color=_COLOURS[2], linewidth=1.2, label="workers")
+        unmerged = [w for w in agg if not w.merged]
+        if unmerged:
+            axes[1].plot(axis.rel([w.end for w in unmerged]), [float(w.workers or 0) for w in unmerged], "x",
+                         color=_COLOURS[3], label="window not merged")
+        axes[1].set_ylim(0, max(workers) * 1.2 + 0.5)
+        axes[1].set_ylabel("workers")
+        axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[1].legend(loc="lower left", fontsize=8)
+        axis.decorate(axes[1], label=False)
+        caption += "; below: Locust workers connected to the master (x: a window it could not merge)"
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("seconds since run start")
+    return _chart("load", "Users, target users, requests per second and workers", caption, fig)
 
 
 def chart_latency(data: RunData, axis: _Axis) -> Chart:
