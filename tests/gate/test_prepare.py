@@ -26,6 +26,7 @@ def manifests(tmp_path: Path) -> Path:
         dst.mkdir(parents=True)
         for name in ("slo.yaml", "cluster-shape.yaml", "gate.yaml"):
             shutil.copyfile(src / name, dst / name)
+    shutil.copytree(REPO / "manifests" / "loadgen", root / "loadgen")
     return root
 
 
@@ -76,6 +77,9 @@ def test_non_local_context_must_be_named_and_allow_listed(manifests: Path, tmp_p
     prep = prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu",
                          gateway_url="http://127.0.0.1:8080"))
     assert prep.context == "staging-eu"
+    shutil.rmtree(manifests / "loadgen")
+    with pytest.raises(InputFileError, match=r"loadgen: --manifests: no load generator"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu", gateway_url="http://127.0.0.1:8080"))
 
 
 def test_local_environment_refuses_another_context(manifests: Path, tmp_path: Path) -> None:

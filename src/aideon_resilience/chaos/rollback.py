@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aideon_resilience.chaos import actions  # noqa: F401  (registers every action's undo functions)
+from aideon_resilience.chaos import (
+    actions,  # noqa: F401  (registers every action's undo functions)
+    scale,  # noqa: F401  (the in-cluster load generator's scale to zero)
+)
 from aideon_resilience.chaos.undo import UNDOERS, Step, mark_done, pending_steps
 
 

@@ -29,11 +29,10 @@ from aideon_resilience.core.verdict import Verdict
 from aideon_resilience.errors import InfrastructureError, InputFileError
 from aideon_resilience.gate.evidence import EVIDENCE_FILE, merge_into_timeline
 from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
-from aideon_resilience.gate.load_process import LoadRun, start_load
 from aideon_resilience.gate.options import GateOptions, Progress
 from aideon_resilience.gate.prepare import Prepared, prepare
 from aideon_resilience.gate.status import RunStatus
-from aideon_resilience.gate.targets import Connection
+from aideon_resilience.gate.targets import Connection, LoadSpec, RunningLoad
 
 BUDGETS_TIMEOUT_S = 180
 LAST_EXPERIMENT_MIN_S = 30  # no experiment starts with less of the gate's bound left
@@ -58,7 +57,7 @@ class _Run:
     meta: RunMeta
     env: dict[str, str]
     status: RunStatus
-    load: LoadRun | None = None
+    load: RunningLoad | None = None
     runs: list[ExperimentRun] = field(default_factory=list)
 
     @property
@@ -107,7 +106,8 @@ def _start_load(run: _Run, progress: Progress) -> None:
     workers = cfg.load.worker_count
     how = f"a master and {workers} workers" if workers else "one process"
     progress(f"load: {cfg.load.users} users against {url} from {how} (bounded to {budget}s)")
-    run.load = start_load(cfg.load, run.opts.locustfile, url, run.dir, run.dir / WINDOWS_FILE, budget, run.opts.env)
+    spec = LoadSpec(cfg.load, run.opts.locustfile, url, run.dir, run.dir / WINDOWS_FILE, budget, run.opts.env)
+    run.load = run.prep.target.start_load(spec, progress)
     run.env["AIDEON_GATEWAY_URL"] = url
     run.env["AIDEON_LOAD_EXTERNAL"] = "1"  # the gate runs the load; experiments only read it
     time.sleep(cfg.load.warmup_seconds)

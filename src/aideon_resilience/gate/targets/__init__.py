@@ -12,12 +12,12 @@ from pathlib import Path
 from aideon_resilience.core.gateconfig import GateConfig
 from aideon_resilience.core.shape import ClusterShape
 from aideon_resilience.gate.options import GateOptions
-from aideon_resilience.gate.targets.base import Connection, Target
+from aideon_resilience.gate.targets.base import Connection, LoadSpec, RunningLoad, Target
 from aideon_resilience.gate.targets.local import LocalTarget
 from aideon_resilience.gate.targets.remote import RemoteTarget
 from aideon_resilience.settings import Settings
 
-__all__ = ["Connection", "LocalTarget", "RemoteTarget", "Target", "target_for"]
+__all__ = ["Connection", "LoadSpec", "LocalTarget", "RemoteTarget", "RunningLoad", "Target", "target_for"]
 
 
 def target_for(opts: GateOptions, env_dir: Path, config: GateConfig, shape: ClusterShape,
@@ -26,4 +26,4 @@ def target_for(opts: GateOptions, env_dir: Path, config: GateConfig, shape: Clus
     if config.target == "local":
         return LocalTarget(opts.manifests, env_dir, shape, settings, overlay=opts.overlay, context=opts.context,
                            gateway_url=opts.gateway_url)
-    return RemoteTarget(opts.env, opts.context, opts.gateway_url, opts.overlay, settings)
+    return RemoteTarget(opts.env, opts.context, opts.gateway_url, opts.overlay, settings, manifests=opts.manifests)

@@ -1,7 +1,9 @@
 """A cluster named by an allow-listed context: staging, production, or any cluster a user runs.
 
-Nothing is deployed; the gate reaches the cluster through KUBECONFIG (or, as `in-cluster`, the
-pod's service account) and the gateway through a loopback URL the user gives (a port-forward).
+Nothing of the platform is deployed; the gate reaches the cluster through KUBECONFIG (or, as
+`in-cluster`, the pod's service account) and the gateway through a loopback URL the user gives (a
+port-forward) for the experiments. The load comes from the in-cluster load generator
+(`manifests/loadgen/`, `gate.loadgen`) at the plan's worker count, scaled to zero at the end.
 There is no node control beyond the Kubernetes API and no data plane evidence.
 """
 
@@ -9,10 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aideon_resilience.adapters.kustomize import build
+from aideon_resilience.core.plan import load_capacity
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate.loadgen import KubectlLoadgenApi, LoadgenApi, start_in_cluster
 from aideon_resilience.gate.options import Progress
-from aideon_resilience.gate.targets.base import Connection, require_allowed
+from aideon_resilience.gate.targets.base import Connection, LoadSpec, RunningLoad, require_allowed
 from aideon_resilience.settings import Settings
 
 IN_CLUSTER = "in-cluster"
@@ -20,8 +25,12 @@ IN_CLUSTER = "in-cluster"
 
 class RemoteTarget:
     def __init__(self, env: str, context: str | None, gateway_url: str | None, overlay: Path | None,
-                 settings: Settings) -> None:
+                 settings: Settings, manifests: Path = Path("manifests"),
+                 loadgen_api: LoadgenApi | None = None) -> None:
         self.env = env
+        self.manifests = manifests
+        self.loadgen_api = loadgen_api  # None: kubectl on the connection's context
+        self.kubeconfig: Path | None = None
         self.requested_context = context
         self.gateway_url = gateway_url
         self.overlay = overlay
@@ -39,6 +48,8 @@ class RemoteTarget:
         require_allowed(self.context, self.settings)
         if not self.gateway_url:
             raise SafetyRefusal(f"--env {self.env}: set AIDEON_GATEWAY_URL to the gateway the load may target")
+        if not (self.manifests / "loadgen" / "kustomization.yaml").is_file():
+            raise InputFileError(self.manifests / "loadgen", "--manifests: no load generator (kustomization.yaml)")
 
     def provision(self, progress: Progress) -> Connection:
         kubeconfig = self.settings.kubeconfig
@@ -47,10 +58,18 @@ class RemoteTarget:
         path = kubeconfig or Path.home() / ".kube" / "config"
         if not path.is_file():
             raise InputFileError(path, "KUBECONFIG: no such kubeconfig")
+        self.kubeconfig = path
         return Connection(path, self.context, self.gateway_url)
 
     def chaos_env(self) -> dict[str, str]:
         return {}
+
+    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad:
+        """The in-cluster load generator at gate.yaml's worker count (the plan's for `auto`)."""
+        api = self.loadgen_api or KubectlLoadgenApi(self.kubeconfig, self.context or None)
+        return start_in_cluster(api, build(self.manifests / "loadgen"), spec.load, load_capacity(), spec.env,
+                                spec.run_seconds, spec.run_dir, spec.windows_file, progress,
+                                kubeconfig=self.kubeconfig, context=self.context)
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         return []
