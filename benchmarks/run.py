@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CAPACITY = HERE.parent / "src" / "aideon_resilience" / "core" / "capacity.json"
-TIMEOUT_S = 240
+TIMEOUT_S = 420
 
 
 def main() -> int:
@@ -62,6 +62,9 @@ def update_capacity(results: dict[str, dict[str, object]]) -> None:
     if upw.get("users_at_80pct_cpu"):
         worker["users_per_worker"] = int(str(upw["users_at_80pct_cpu"]))
         worker["rps_per_worker"] = int(str(upw["rps_at_80pct_cpu"]))
+    master = results.get("locust_master", {})
+    if master.get("max_workers_measured"):
+        worker["max_workers_per_master"] = int(str(master["max_workers_measured"]))
     if mem.get("gateway_py_kib_per_user"):
         worker["memory_per_user_kib"] = float(str(mem["gateway_py_kib_per_user"]))
     cap["measured"] = time.strftime("%Y-%m-%d")

@@ -33,7 +33,7 @@ class WorkerCapacity:
     memory_per_user_kib: float
     worker_base_memory_mib: float
     worker_cpu_millis: int = 1000
-    max_workers_per_master: int = 1000
+    max_workers_per_master: int = 100  # measured: benchmarks/bench_locust_master.py
     measured: str = ""
 
 
