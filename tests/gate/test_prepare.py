@@ -144,3 +144,19 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
     assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1005"
     assert env["AIDEON_PROXY_STATS_URL"] == "http://127.0.0.1:9000/stats;csv"
     assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway"
+
+
+def test_a_load_its_workers_cannot_carry_is_refused_by_the_cli_in_one_line(
+    manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gate = manifests / "environments" / "staging" / "gate.yaml"
+    text = re.sub(r"(?m)^  workers: auto.*$", "  workers: 1", gate.read_text())
+    assert "  workers: 1\n" in text
+    gate.write_text(text)
+    out = tmp_path / "reports"
+    code = main(["gate", "--env", "staging", "--context", "prod", "--manifests", str(manifests), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"aideon-resilience: {gate}: load.workers: 1 worker carries 13,000 users by the measured capacity "
+                   "(13,000 each, core/capacity.json), fewer than users 20,000; the plan needs 2 (or say auto)"]
+    assert not out.exists()

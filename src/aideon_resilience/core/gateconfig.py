@@ -158,7 +158,8 @@ def _load_problem(config: GateConfig, capacity: WorkerCapacity) -> tuple[str, st
                 f"{capacity.max_workers_per_master} (core/capacity.json max_workers_per_master)")
     carried = max(1, workers) * capacity.users_per_worker
     if carried < load.users:
-        what = "one Locust process carries" if workers == 0 else f"{workers} workers carry"
+        what = ("one Locust process carries" if workers == 0 else "1 worker carries" if workers == 1
+                else f"{workers} workers carry")
         return ("load.workers", f"{what} {carried:,} users by the measured capacity "
                 f"({capacity.users_per_worker:,} each, core/capacity.json), fewer than users {load.users:,}; "
                 f"the plan needs {workers_needed(load.users, capacity)} (or say auto)")
