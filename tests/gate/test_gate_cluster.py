@@ -13,6 +13,7 @@ from kubernetes import client
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.cli.main import main
 from aideon_resilience.core.journal import read_journal
+from aideon_resilience.core.loadstats import AGGREGATED, read_windows
 from aideon_resilience.core.rundir import REPORT_FILES
 from tests.adapters.localcluster.kubehelpers import wait_for
 from tests.conftest import REPO, KubeCluster
@@ -73,6 +74,10 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
     for name in REPORT_FILES:
         assert (run / name).is_file(), name
     assert (run / "timeline.jsonl").stat().st_size > 0 and (run / "locust-windows.jsonl").stat().st_size > 0
+    # the load ran through a loopback master and the local gate.yaml's 2 workers, merged by the master
+    agg = [w for w in read_windows(run / "locust-windows.jsonl") if w.endpoint == AGGREGATED]
+    assert {w.workers for w in agg} == {2}
+    assert sum(w.merged for w in agg) >= len(agg) - 2  # only the last windows may miss a final report
     journals = sorted((run / "journals").glob("*.json"))
     assert sorted(p.stem for p in journals) == sorted(
         ["pod-kill", "node-drain", "gateway-outlier", "node-loss", "load-surge"])
