@@ -14,12 +14,22 @@ import sys
 from pathlib import Path
 
 from aideon_resilience.core.gateconfig import LoadConfig
+from aideon_resilience.gate.load_handle import LoadRequest
+from aideon_resilience.gate.options import Progress
 
 
 class LoadRun:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+    """A running Locust process (a `LoadHandle` of the gate's targets)."""
+
+    modelled = False
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path, users: int = 0, warmup_s: float = 0,
+                 env: dict[str, str] | None = None) -> None:
         self.process = process
         self.log = log
+        self.users = users
+        self.warmup_s = warmup_s
+        self.env = env or {}
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -70,4 +80,23 @@ def start_load(
             locust_command(load, locustfile, gateway_url, windows_file, run_seconds),
             stdout=fh, stderr=subprocess.STDOUT, env=environ, start_new_session=True,
         )
-    return LoadRun(proc, log)
+    return LoadRun(proc, log, load.users, load.warmup_seconds)
+
+
+def start_locust(request: LoadRequest, progress: Progress) -> LoadRun | None:
+    """The gate's Locust load against the target's gateway (None without a gateway or load)."""
+    cfg, url = request.config, request.gateway_url
+    if not cfg.enabled:
+        return None
+    if not url:
+        progress("load: no gateway URL, the suite runs without client traffic")
+        return None
+    progress(f"load: {cfg.users} users against {url} (bounded to {request.bound_s}s)")
+    run = start_load(cfg, request.locustfile, url, request.run_dir, request.windows_file, request.bound_s,
+                     request.env)
+    run.env = {
+        "AIDEON_GATEWAY_URL": url,
+        "AIDEON_WINDOWS_FILE": str(request.windows_file),
+        "AIDEON_LOAD_EXTERNAL": "1",  # the gate runs the load; experiments only read it
+    }
+    return run

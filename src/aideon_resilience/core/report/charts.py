@@ -150,6 +150,17 @@ def _steps(ax: Axes, x: np.ndarray, y: Sequence[float], xmax: float, **kw: objec
 def chart_load(data: RunData, axis: _Axis) -> Chart:
     fig, (ax,) = _figure()
     agg = data.aggregated()
+    modelled = data.timeline.modelled if data.timeline is not None else []
+    if not agg and modelled:
+        _steps(ax, axis.rel([m.t for m in modelled]), [m.users for m in modelled], axis.xmax,
+               color=_COLOURS[0], linewidth=1.2, label="modelled users")
+        ax.set_ylabel("modelled users")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", fontsize=8)
+        axis.decorate(ax, label=True)
+        ax.set_xlabel("seconds since run start")
+        return _chart("load", "Modelled users", "MODELLED: users of the rehearsal's schedule, no request was sent; "
+                      "the plan's traffic model turned them into CPU per pod", fig)
     if agg:
         x = axis.rel([w.end for w in agg])
         ax.plot(x, [w.users for w in agg], color=_COLOURS[0], linewidth=1.2, label="users")

@@ -16,6 +16,7 @@ from typing import Protocol
 from aideon_resilience.chaos.guard import allowed_contexts
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import SafetyRefusal
+from aideon_resilience.gate.load_handle import LoadHandle, LoadRequest
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.settings import Settings
 
@@ -45,12 +46,20 @@ class Target(Protocol):
         """Make the target ready for load and chaos; returns where to reach it."""
         ...
 
+    def start_load(self, request: LoadRequest, progress: Progress) -> LoadHandle | None:
+        """Start the load the suite runs under (None: the suite runs without load)."""
+        ...
+
     def chaos_env(self) -> dict[str, str]:
         """Environment for one experiment, resolved right before it runs."""
         ...
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         """Timeline lines only this target records (e.g. proxy ejections) between two instants."""
+        ...
+
+    def release(self, progress: Progress) -> None:
+        """Give back what `provision` took that must not outlive the run (nothing for most)."""
         ...
 
 

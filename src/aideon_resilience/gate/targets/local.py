@@ -17,6 +17,8 @@ from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.shape import ClusterShape
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate.load_handle import LoadHandle, LoadRequest
+from aideon_resilience.gate.load_process import start_locust
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.gate.targets.base import Connection, require_allowed
 from aideon_resilience.settings import Settings
@@ -61,6 +63,9 @@ class LocalTarget:
         url = ensure_deployed(self.manifests, self.overlay or self.env_dir, progress=progress)
         return Connection(self.paths.kubeconfig, self.context, self.gateway_url or url)
 
+    def start_load(self, request: LoadRequest, progress: Progress) -> LoadHandle | None:
+        return start_locust(request, progress)
+
     def chaos_env(self) -> dict[str, str]:
         """Loopback endpoints of the local data plane the outlier experiment acts on, resolved right
         before each experiment (pods, and so stand-in ports, change under chaos): the admin endpoint
@@ -86,3 +91,6 @@ class LocalTarget:
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         return ejection_events(self.paths, started, ended)
+
+    def release(self, progress: Progress) -> None:
+        return None  # the local cluster stays up for the next run (`cluster down` removes it)

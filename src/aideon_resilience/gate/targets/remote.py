@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate.load_handle import LoadHandle, LoadRequest
+from aideon_resilience.gate.load_process import start_locust
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.gate.targets.base import Connection, require_allowed
 from aideon_resilience.settings import Settings
@@ -49,8 +51,14 @@ class RemoteTarget:
             raise InputFileError(path, "KUBECONFIG: no such kubeconfig")
         return Connection(path, self.context, self.gateway_url)
 
+    def start_load(self, request: LoadRequest, progress: Progress) -> LoadHandle | None:
+        return start_locust(request, progress)
+
     def chaos_env(self) -> dict[str, str]:
         return {}
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         return []
+
+    def release(self, progress: Progress) -> None:
+        return None
