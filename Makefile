@@ -11,11 +11,12 @@ UV_VERSION := 0.13.9
 LOCK_VENV ?= .venv-lock
 export AIDEON_CACHE_DIR ?= $(HOME)/.cache/aideon-resilience
 
-.PHONY: help prerequisites venv lock binaries check test test-unit test-cluster gate cluster-up cluster-down bench clean
+.PHONY: help prerequisites venv lock binaries check test test-unit test-cluster test-long gate rehearsal cluster-up cluster-down bench clean
 
 help:
 	@echo "make gate   - bring the local cluster up (building it if needed) and run the resilience gate"
 	@echo "make test   - install, build the local cluster's binaries, run linters and the whole test suite"
+	@echo "make rehearsal - rehearse the chaos suite at production's shape (96 nodes, 1,000,000 modelled users)"
 	@echo "make lock   - refresh $(LOCK) from pyproject.toml (UPGRADE=1: newest versions of everything)"
 
 # Toolchain check and Debian packages; listed first by every target that builds or runs the
@@ -55,7 +56,7 @@ test-unit: venv
 	$(BIN)/pytest -m "not cluster"
 
 test-cluster: prerequisites venv binaries
-	$(BIN)/pytest -m cluster
+	$(BIN)/pytest -m "cluster and not long"
 
 test: prerequisites venv binaries check
 	$(BIN)/pytest
@@ -68,6 +69,12 @@ cluster-down: venv
 
 gate: prerequisites venv binaries
 	$(BIN)/aideon-resilience gate --env local
+
+rehearsal: prerequisites venv binaries
+	$(BIN)/aideon-resilience rehearse --env production
+
+test-long: prerequisites venv binaries
+	$(BIN)/pytest -m long
 
 bench: prerequisites venv binaries
 	$(BIN)/python benchmarks/run.py

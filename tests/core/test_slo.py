@@ -33,11 +33,17 @@ def test_directory_means_its_slo_yaml(tmp_path: Path) -> None:
     assert load_slos(tmp_path).environment == "test"
 
 
+REHEARSAL_FAMILIES = {"plan_replicas", "zone_capacity"}  # judged from a rehearsal's modelled load
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_shipped_environment_files_load(env: str) -> None:
     slos = load_slos(REPO / "manifests" / "environments" / env / "slo.yaml")
     assert slos.environment == env
-    assert {s.family for s in slos.slos} == set(FAMILIES)
+    gate_families = {s.family for s in slos.for_run("gate").slos}
+    assert gate_families == set(FAMILIES) - REHEARSAL_FAMILIES
+    if (REPO / "manifests" / "environments" / env / "rehearsal.yaml").is_file():
+        assert {s.family for s in slos.for_run("rehearsal").slos} >= REHEARSAL_FAMILIES
 
 
 BAD = [
@@ -83,3 +89,19 @@ def test_bad_file_one_line_naming_file_and_field(tmp_path: Path, text: str, expe
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no SLO file"):
         load_slos(tmp_path / "absent.yaml")
+
+
+def test_slos_judge_the_runs_they_name() -> None:
+    from aideon_resilience.core.slo import SloFile
+
+    slos = SloFile.model_validate({"environment": "t", "slos": [
+        {"id": "a", "family": "experiments"},
+        {"id": "b", "family": "experiments", "runs": ["gate", "rehearsal"]},
+        {"id": "c", "family": "plan_replicas", "runs": ["rehearsal"], "within_s": 60},
+    ]})
+    assert [s.id for s in slos.for_run("gate").slos] == ["a", "b"]
+    assert [s.id for s in slos.for_run("rehearsal").slos] == ["b", "c"]
+    only_gate = SloFile.model_validate({"environment": "t", "slos": [{"id": "a", "family": "experiments"}]})
+    assert only_gate.for_run("gate") is only_gate
+    with pytest.raises(ValueError, match="no SLO applies to a rehearsal run"):
+        only_gate.for_run("rehearsal")

@@ -160,3 +160,34 @@ def test_a_load_its_workers_cannot_carry_is_refused_by_the_cli_in_one_line(
     assert err == [f"aideon-resilience: {gate}: load.workers: 1 worker carries 13,000 users by the measured capacity "
                    "(13,000 each, core/capacity.json), fewer than users 20,000; the plan needs 2 (or say auto)"]
     assert not out.exists()
+
+
+def test_a_rehearsal_prepares_staging_at_its_shape_with_its_own_suite_and_slos(tmp_path: Path) -> None:
+    from aideon_resilience.gate.targets import RehearsalTarget
+
+    prep = prepare(_opts(REPO / "manifests", tmp_path, env="staging", rehearsal=True, run_id="r1"))
+    assert isinstance(prep.target, RehearsalTarget) and prep.kind == "rehearsal"
+    assert prep.context == "kwok-aideon-rehearsal"  # its own cluster, allow-listed by default
+    assert prep.target.shape.nodes == 12 and prep.target.rehearsal.users == 20000
+    assert prep.config.experiments == ["pod-kill", "node-drain", "node-loss", "zone-outage"]
+    assert {s.family for s in prep.slos.slos} >= {"plan_replicas", "zone_capacity"}
+    assert "client" not in {s.family for s in prep.slos.slos}  # no request is sent
+    assert prep.target.chaos_env()["AIDEON_CHAOS_DRAIN_COUNT"] == "2"
+    assert not prep.run_dir.exists()
+
+
+def test_rehearsal_input_errors_name_the_rehearsal_file(tmp_path: Path) -> None:
+    opts = _opts(REPO / "manifests", tmp_path, env="staging", rehearsal=True)
+    with pytest.raises(InputFileError, match=r"staging/rehearsal\.yaml: users: --users: -3 must be positive"):
+        prepare(GateOptions(**{**opts.__dict__, "users": -3}))
+    with pytest.raises(InputFileError, match=r"staging/rehearsal\.yaml: experiments: --experiments: 'load-surge'"):
+        prepare(GateOptions(**{**opts.__dict__, "experiments": ["load-surge"]}))
+    with pytest.raises(InputFileError, match=r"local/rehearsal\.yaml: no rehearsal configuration"):
+        prepare(GateOptions(**{**opts.__dict__, "env": "local"}))
+
+
+def test_an_slo_file_with_nothing_for_a_rehearsal_is_refused(manifests: Path, tmp_path: Path) -> None:
+    env = manifests / "environments" / "local"
+    shutil.copyfile(REPO / "manifests" / "environments" / "staging" / "rehearsal.yaml", env / "rehearsal.yaml")
+    with pytest.raises(InputFileError, match=r"local/slo\.yaml: slos: no SLO applies to a rehearsal run"):
+        prepare(_opts(manifests, tmp_path, rehearsal=True))

@@ -16,11 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aideon_resilience.adapters.localcluster.paths import CONTEXT as LOCAL_CONTEXT
+from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CONTEXT
 from aideon_resilience.chaos import k8s
 from aideon_resilience.errors import SafetyRefusal
 from aideon_resilience.settings import Settings, settings
 
-DEFAULT_CONTEXTS = (LOCAL_CONTEXT,)  # the local cluster's, defined once in adapters.localcluster.paths
+# the clusters the harness starts itself (the local one and the rehearsal's), defined once in
+# adapters.localcluster.paths
+DEFAULT_CONTEXTS = (LOCAL_CONTEXT, REHEARSAL_CONTEXT)
 NAMESPACE_LABEL = "chaos.aideon.io/allowed"
 DEFAULT_MAX_POD_SHARE = 0.5
 DEFAULT_MAX_NODE_SHARE = 0.34

@@ -51,12 +51,18 @@ def gate(
         locustfile=locustfile, gateway_url=settings().gateway_url, overlay=overlay,
         experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,
     )
+    execute(opts)
+
+
+def execute(opts: GateOptions) -> None:
+    """Run a gate or a rehearsal with live progress (plain lines without a terminal or in CI),
+    print the verdict and exit with its code."""
     status = RunStatus()
     if _err.is_terminal and not settings().flag("CI"):
         verdict = _run_live(opts, status)
     else:  # plain lines: a log, CI, a pipe
         verdict = run_gate(opts, lambda line: _plain(status, line), status)
-    print_verdict(verdict, out / verdict.run_id)
+    print_verdict(verdict, opts.out / verdict.run_id)
     raise typer.Exit(verdict.exit_code)
 
 
@@ -65,7 +71,7 @@ def _clock(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
-def status_text(status: RunStatus, last: str, now: float | None = None) -> str:
+def status_text(status: RunStatus, last: str, now: float | None = None, label: str = "gate") -> str:
     """The live display: phase and experiment, elapsed and estimated time left, users and errors."""
     now = now if now is not None else time.monotonic()
     step = f"  experiment {status.index}/{status.total} {status.experiment}" if status.experiment else ""
@@ -74,7 +80,7 @@ def status_text(status: RunStatus, last: str, now: float | None = None) -> str:
     window = latest_window(status.windows_file)
     load = (f"  users {window.users}  error ratio {window.error_ratio:.1%}  {window.rps:.0f} req/s"
             if window is not None else "")
-    return f"gate: {status.phase}{step}\n{times}{load}\n{last[:110]}"
+    return f"{label}: {status.phase}{step}\n{times}{load}\n{last[:110]}"
 
 
 def _plain(status: RunStatus, line: str) -> None:
@@ -85,7 +91,8 @@ def _plain(status: RunStatus, line: str) -> None:
 def _run_live(opts: GateOptions, status: RunStatus) -> Verdict:
     last = [""]
     with Live(console=_err, refresh_per_second=2, transient=True,
-              get_renderable=lambda: Text(status_text(status, last[0]))) as live:
+              get_renderable=lambda: Text(status_text(status, last[0],
+                                                      label="rehearsal" if opts.rehearsal else "gate"))) as live:
 
         def progress(line: str) -> None:
             if line.strip():

@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from aideon_resilience.cli import cluster, dataplane, deploy, gate, lint, plan, report, rollback, standin
+from aideon_resilience.cli import cluster, dataplane, deploy, gate, lint, plan, rehearse, report, rollback, standin
 from aideon_resilience.errors import AideonError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (cluster, dataplane, deploy, gate, lint, report, rollback, plan, standin):
+for _module in (cluster, dataplane, deploy, gate, rehearse, lint, report, rollback, plan, standin):
     _module.register(app)
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.loadstats import WindowStat, read_windows
-from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
+from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
 from aideon_resilience.core.timeline import Timeline, load_timeline
 from aideon_resilience.errors import InputFileError, from_validation
 
@@ -57,6 +57,11 @@ class RunMeta(BaseModel):
     target_users: int | None = Field(default=None, ge=0)
     load_workers: int | None = Field(default=None, ge=0, description="Locust workers the run started (0: one process)")
     max_worker_loss: float | None = Field(default=None, ge=0, le=1, description="share of workers it may lose")
+    # a gate (real traffic against a target) or a rehearsal at an environment's shape, whose
+    # load is modelled: no request was sent, the users are the model's, and reports say so
+    kind: RunKind = "gate"
+    load_modelled: bool = False
+    harness_cpu_s: float | None = Field(default=None, ge=0, description="CPU the harness process used")
 
 
 @dataclass
@@ -101,9 +106,25 @@ def _present(path: Path) -> bool:
 def load_run(run_dir: Path, slo_path: Path | None = None) -> Run:
     """Load a run's raw data; missing data files become `None` (inconclusive evidence)."""
     meta = load_meta(run_dir)
-    slos = load_slos(slo_path if slo_path is not None else run_dir / SLO_FILE)
+    slo_file = slo_path if slo_path is not None else run_dir / SLO_FILE
+    try:
+        slos = load_slos(slo_file).for_run(meta.kind)
+    except ValueError as exc:
+        raise InputFileError(slo_file if not slo_file.is_dir() else slo_file / SLO_FILE, str(exc),
+                             field="slos") from None
     windows_file = run_dir / WINDOWS_FILE
     timeline_file = run_dir / TIMELINE_FILE
     windows = read_windows(windows_file) if _present(windows_file) else None
     timeline = load_timeline(timeline_file) if _present(timeline_file) else None
     return Run(path=run_dir, meta=meta, slos=slos, windows=windows, timeline=timeline)
+
+
+def run_notes(meta: RunMeta) -> list[str]:
+    """What every report of the run must say about what it does not cover."""
+    notes: list[str] = []
+    if meta.load_modelled:
+        notes.append("MODELLED LOAD: the users are the rehearsal's model and no request was sent; the plan's "
+                      "traffic model became CPU per pod for the real HPAs. No client latency or error was measured.")
+    if meta.kind == "rehearsal":
+        notes.append("Not rehearsed: outlier detection and client-side SLOs (a rehearsal has no data plane).")
+    return notes

@@ -33,7 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
-FAMILIES = ("client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "experiments")
+FAMILIES = (
+    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "experiments", "plan_replicas", "zone_capacity",
+)
+RunKind = Literal["gate", "rehearsal"]
+RUN_KINDS: tuple[RunKind, ...] = ("gate", "rehearsal")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -44,6 +48,9 @@ class _SloBase(BaseModel):
     weight: float = Field(default=1.0, gt=0)
     description: str = ""
     warn_ratio: float | None = Field(default=None, gt=0, le=1)
+    # the kinds of run the SLO judges: a gate (real traffic) or a rehearsal at an environment's
+    # shape (modelled load, no data plane); an SLO of the other kind is not evaluated
+    runs: list[RunKind] = Field(default_factory=lambda: list[RunKind](["gate"]), min_length=1)
 
     @field_validator("id")
     @classmethod
@@ -114,6 +121,8 @@ class AntiAffinitySlo(_SloBase):
     # rather than at the end of the run, where an HPA's scale-down (not zone-aware) may have the
     # last word
     spread_after: list[str] = Field(default_factory=list)
+    # no pod of these workloads stays Pending longer than this (unset: not checked)
+    max_pending_s: float | None = Field(default=None, gt=0)
 
 
 class OutlierSlo(_SloBase):
@@ -147,8 +156,33 @@ class ExperimentsSlo(_SloBase):
     experiments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
 
 
+class PlanReplicasSlo(_SloBase):
+    """Each HPA reaches, within T, the replicas the capacity plan needs for the modelled users of
+    T seconds earlier (less the HPA's own tolerance), and never exceeds its maximum. A plan need
+    above the HPA's maximum fails by name. Evidence: the rehearsal's `modelled_load` samples."""
+
+    family: Literal["plan_replicas"]
+    workloads: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    within_s: float = Field(gt=0)
+    tolerance: float = Field(default=0.1, ge=0, lt=1, description="the HPA controller's tolerance")
+
+
+class ZoneCapacitySlo(_SloBase):
+    """After a zone outage, the surviving zones carry the replicas the plan needs at that moment
+    (ready, less the HPA's tolerance) within T; the verdict names each workload that falls short
+    and by how much."""
+
+    family: Literal["zone_capacity"]
+    experiment: str = "zone-outage"
+    outage_activity: str = "*zone*"
+    workloads: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    within_s: float = Field(gt=0)
+    tolerance: float = Field(default=0.1, ge=0, lt=1)
+
+
 Slo = Annotated[
-    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | ExperimentsSlo,
+    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | ExperimentsSlo | PlanReplicasSlo
+    | ZoneCapacitySlo,
     Field(discriminator="family"),
 ]
 
@@ -169,6 +203,16 @@ class SloFile(BaseModel):
                 raise ValueError(f"duplicate SLO id {slo.id!r}")
             seen.add(slo.id)
         return slos
+
+    def for_run(self, kind: RunKind) -> SloFile:
+        """The SLOs that judge a run of this kind (the file unchanged for a gate with every SLO
+        applying); raises when none applies, so a run is never judged by nothing."""
+        chosen = [slo for slo in self.slos if kind in slo.runs]
+        if len(chosen) == len(self.slos):
+            return self
+        if not chosen:
+            raise ValueError(f"no SLO applies to a {kind} run (set `runs` on the SLOs that do)")
+        return self.model_copy(update={"slos": chosen})
 
     def warn_ratio_of(self, slo: _SloBase) -> float:
         return slo.warn_ratio if slo.warn_ratio is not None else self.warn_ratio

@@ -142,6 +142,15 @@ class ExperimentEvent(_Event):
     reasons: list[str] = Field(default_factory=list)
 
 
+class ModelledLoadSample(_Event):
+    """Modelled users at an instant of a rehearsal (no real traffic) and, for that many users,
+    the replicas the capacity plan says each workload needs (`name` -> replicas)."""
+
+    kind: Literal["modelled_load"] = "modelled_load"
+    users: int
+    needed: dict[str, int] = Field(default_factory=dict)
+
+
 Event = Annotated[
     WorkloadSample
     | PdbSample
@@ -152,7 +161,8 @@ Event = Annotated[
     | EvictionRefused
     | LoadWorkersEvent
     | ChaosActivity
-    | ExperimentEvent,
+    | ExperimentEvent
+    | ModelledLoadSample,
     Field(discriminator="kind"),
 ]
 KINDS = (
@@ -166,6 +176,7 @@ KINDS = (
     "load_workers",
     "chaos",
     "experiment",
+    "modelled_load",
 )
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
@@ -195,6 +206,7 @@ class Timeline:
     load_workers: list[LoadWorkersEvent] = field(default_factory=list)
     chaos: list[ChaosActivity] = field(default_factory=list)
     experiments: list[ExperimentEvent] = field(default_factory=list)
+    modelled: list[ModelledLoadSample] = field(default_factory=list)
     skipped: int = 0
 
     @classmethod
@@ -211,6 +223,7 @@ class Timeline:
             LoadWorkersEvent: tl.load_workers,  # type: ignore[dict-item]
             ChaosActivity: tl.chaos,  # type: ignore[dict-item]
             ExperimentEvent: tl.experiments,  # type: ignore[dict-item]
+            ModelledLoadSample: tl.modelled,  # type: ignore[dict-item]
         }
         for event in events:
             buckets[type(event)].append(event)
@@ -230,6 +243,7 @@ class Timeline:
             self.nodes,
             self.ejections,
             self.refusals,
+            self.modelled,
         ):
             if bucket:
                 times += [bucket[0].t, bucket[-1].t]

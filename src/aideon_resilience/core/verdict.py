@@ -105,6 +105,8 @@ class Verdict(BaseModel):
     slos: list[SloResult] = Field(default_factory=list)
     regressions: list[Regression] = Field(default_factory=list)
     baseline_run_id: str | None = None
+    kind: str = "gate"  # gate or rehearsal
+    notes: list[str] = Field(default_factory=list, description="what the verdict does not cover, e.g. modelled load")
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
+from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
+from aideon_resilience.gate.options import Progress
 
 LOOPBACK = "127.0.0.1"
 EXPECT_WORKERS_MAX_WAIT_S = 120
@@ -43,6 +45,10 @@ class LoadRun:
     log: Path
     workers: int = 0
     notes: list[str] = field(default_factory=list)
+    users: int = 0
+    warmup_s: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+    modelled: bool = False
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -163,3 +169,16 @@ def start_load(
             LoadRun(processes, log).stop(grace=5)
             raise
     return LoadRun(processes, log, workers=load.worker_count)
+
+
+def start_locust(spec: LoadSpec, progress: Progress) -> LoadRun | None:
+    """The run's Locust load on this machine against the target's gateway (None without load or gateway)."""
+    if not spec.load.enabled:
+        return None
+    if not spec.gateway_url:
+        progress("load: no gateway URL, the suite runs without client traffic")
+        return None
+    run = start_load(spec.load, spec.locustfile, spec.gateway_url, spec.run_dir, spec.windows_file,
+                     spec.run_seconds, spec.env)
+    run.users, run.warmup_s, run.env = spec.load.users, spec.load.warmup_seconds, locust_environment(spec)
+    return run

@@ -161,6 +161,10 @@ class ClusterLoad:
     workers: int
     notes: list[str] = field(default_factory=list)
     stopped: bool = False
+    users: int = 0
+    warmup_s: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+    modelled: bool = False
 
     def running(self) -> bool:
         status = self.api.status()

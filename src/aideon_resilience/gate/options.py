@@ -22,3 +22,7 @@ class GateOptions:
     run_id: str | None = None
     overlay: Path | None = None  # deploy this overlay instead of the environment's (local target only)
     experiments: list[str] | None = None  # run these of the suite only
+    # a rehearsal (`rehearse`): the environment's shape on a cluster of its own, modelled load
+    rehearsal: bool = False
+    users: int | None = None  # rehearsal: modelled users at peak (default: rehearsal.yaml's)
+    keep: bool = False  # rehearsal: keep its cluster afterwards

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aideon_resilience.core.gateconfig import GateConfig, load_gate_config
+from aideon_resilience.core.gateconfig import GATE_FILE, GateConfig, load_gate_config
+from aideon_resilience.core.rehearsal import REHEARSAL_FILE, RehearsalConfig, load_rehearsal_config
 from aideon_resilience.core.rundir import RUN_FILE
 from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
-from aideon_resilience.core.slo import SLO_FILE, SloFile, load_slos
+from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
 from aideon_resilience.errors import InputFileError
 from aideon_resilience.gate.options import GateOptions
-from aideon_resilience.gate.targets import Target, target_for
+from aideon_resilience.gate.targets import RehearsalTarget, Target, target_for
 from aideon_resilience.settings import Settings, settings
 
 
@@ -33,6 +34,7 @@ class Prepared:
     experiments: list[Path]
     target: Target
     run_dir: Path
+    kind: RunKind = "gate"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -40,23 +42,23 @@ class Prepared:
         return self.target.context
 
 
-def _suite(config: GateConfig, opts: GateOptions, env_dir: Path) -> GateConfig:
+def _suite(config: GateConfig, opts: GateOptions, source: Path) -> GateConfig:
     """The configuration with `--experiments` applied (a subset of the suite, in its order)."""
     if not opts.experiments:
         return config
     unknown = [n for n in opts.experiments if n not in config.experiments]
     if unknown:
-        raise InputFileError(env_dir / "gate.yaml", f"--experiments: {unknown[0]!r} is not in the suite",
+        raise InputFileError(source, f"--experiments: {unknown[0]!r} is not in the suite",
                              field="experiments")
     return config.model_copy(update={"experiments": list(opts.experiments)})
 
 
-def _experiment_files(config: GateConfig, chaos_dir: Path, env_dir: Path) -> list[Path]:
+def _experiment_files(config: GateConfig, chaos_dir: Path, source: Path) -> list[Path]:
     files = []
     for name in config.experiments:
         path = chaos_dir / f"{name}.json"
         if not path.is_file():
-            raise InputFileError(env_dir / "gate.yaml", f"experiment {name!r} has no file {path}", field="experiments")
+            raise InputFileError(source, f"experiment {name!r} has no file {path}", field="experiments")
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -70,17 +72,34 @@ def prepare(opts: GateOptions, env: Settings | None = None) -> Prepared:
     env_dir = opts.manifests / "environments" / opts.env
     if not env_dir.is_dir():
         raise InputFileError(env_dir, f"--env {opts.env}: no such environment")
-    config = _suite(load_gate_config(env_dir), opts, env_dir)
+    kind: RunKind = "rehearsal" if opts.rehearsal else "gate"
+    rehearsal: RehearsalConfig | None = None
+    if opts.rehearsal:
+        source = env_dir / REHEARSAL_FILE
+        if opts.users is not None and opts.users <= 0:
+            raise InputFileError(source, f"--users: {opts.users} must be positive", field="users")
+        rehearsal = load_rehearsal_config(env_dir).with_users(opts.users)
+        config = _suite(rehearsal.gate_config(), opts, source)
+    else:
+        source = env_dir / GATE_FILE
+        config = _suite(load_gate_config(env_dir), opts, source)
     slo_path = env_dir / SLO_FILE
-    slos = load_slos(slo_path)
+    try:
+        slos = load_slos(slo_path).for_run(kind)
+    except ValueError as exc:
+        raise InputFileError(slo_path, str(exc), field="slos") from None
     shape = load_cluster_shape(env_dir)
-    target = target_for(opts, env_dir, config, shape, env or settings())
-    experiments = _experiment_files(config, opts.chaos_dir, env_dir)
+    target: Target = (
+        target_for(opts, env_dir, config, shape, env or settings()) if rehearsal is None
+        else RehearsalTarget(opts.manifests, env_dir, shape, rehearsal, env or settings(), keep=opts.keep)
+    )
+    experiments = _experiment_files(config, opts.chaos_dir, source)
     if opts.baseline is not None and not (opts.baseline / RUN_FILE).is_file():
         raise InputFileError(opts.baseline, "--baseline: not a run directory (no run.json)")
     target.check()
-    run_id = opts.run_id or f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{opts.env}"
+    suffix = f"{opts.env}-rehearsal" if opts.rehearsal else opts.env
+    run_id = opts.run_id or f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{suffix}"
     run_dir = opts.out / run_id
     if run_dir.exists():
         raise InputFileError(run_dir, "run directory already exists")
-    return Prepared(env_dir, config, slos, slo_path, shape, experiments, target, run_dir)
+    return Prepared(env_dir, config, slos, slo_path, shape, experiments, target, run_dir, kind)

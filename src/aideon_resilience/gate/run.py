@@ -10,6 +10,7 @@ which is also what `aideon-resilience report RUN_DIR` re-renders from.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -73,16 +74,11 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status:
     run_dir = prep.run_dir
     (run_dir / JOURNALS_DIR).mkdir(parents=True)
     shutil.copyfile(prep.slo_path, run_dir / SLO_FILE)
-    cfg = prep.config
     meta = RunMeta(run_id=run_dir.name, env=opts.env, context=connection.context, started=time.time(),
-                   git_revision=_git_revision(), tool_version=__version__,
-                   target_users=cfg.load.users if cfg.load.enabled else None,
-                   load_workers=cfg.load.worker_count if cfg.load.enabled else None,
-                   max_worker_loss=cfg.load.max_worker_loss if cfg.load.enabled else None)
+                   git_revision=_git_revision(), tool_version=__version__, kind=prep.kind)
     env = {
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
         "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
-        "AIDEON_WINDOWS_FILE": str(run_dir / WINDOWS_FILE),
         "AIDEON_UNDO_DIR": str(run_dir / "undo"),  # `aideon-resilience rollback RUN_DIR` replays it
         "AIDEON_LOCUSTFILE": str(opts.locustfile.resolve()),
     }
@@ -94,23 +90,27 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status:
     return run
 
 
-def _start_load(run: _Run, progress: Progress) -> None:
+def _start_load(run: _Run, writer: TimelineWriter, progress: Progress) -> None:
+    """The target's load (Locust here or in the cluster, or a modelled one), warmed up before the suite."""
     cfg = run.prep.config
-    url = run.connection.gateway_url
-    if not cfg.load.enabled:
-        return
-    if not url:
-        progress("load: no gateway URL, the suite runs without client traffic")
-        return
     budget = int(cfg.max_seconds + cfg.load.warmup_seconds + cfg.load.cooldown_seconds)
-    workers = cfg.load.worker_count
-    how = f"a master and {workers} workers" if workers else "one process"
-    progress(f"load: {cfg.load.users} users against {url} from {how} (bounded to {budget}s)")
-    spec = LoadSpec(cfg.load, run.opts.locustfile, url, run.dir, run.dir / WINDOWS_FILE, budget, run.opts.env)
+    spec = LoadSpec(cfg.load, run.opts.locustfile, run.connection.gateway_url, run.dir, run.dir / WINDOWS_FILE,
+                    budget, run.opts.env, timeline=writer)
+    if cfg.load.enabled and run.connection.gateway_url:
+        workers = cfg.load.worker_count
+        how = f"a master and {workers} workers" if workers else "one process"
+        progress(f"load: {cfg.load.users} users against {run.connection.gateway_url} from {how} "
+                 f"(bounded to {budget}s)")
     run.load = run.prep.target.start_load(spec, progress)
-    run.env["AIDEON_GATEWAY_URL"] = url
-    run.env["AIDEON_LOAD_EXTERNAL"] = "1"  # the gate runs the load; experiments only read it
-    time.sleep(cfg.load.warmup_seconds)
+    if run.load is None:
+        return
+    meta = run.meta
+    meta.target_users, meta.load_modelled = run.load.users, run.load.modelled
+    if not run.load.modelled:
+        meta.load_workers, meta.max_worker_loss = cfg.load.worker_count, cfg.load.max_worker_loss
+    run.write_meta()
+    run.env.update(run.load.env)
+    time.sleep(run.load.warmup_s)
 
 
 def _run_suite(run: _Run, progress: Progress) -> None:
@@ -140,7 +140,7 @@ def _run_suite(run: _Run, progress: Progress) -> None:
         progress(f"chaos {experiment.stem}: {status}, {'held' if held else 'did NOT hold'}"
                  + (f" ({result.problem})" if result.problem else ""))
         if run.load is not None and not run.load.running():
-            progress("load: Locust ended early (see locust.log)")
+            progress("load: the load ended early" + ("" if run.load.modelled else " (see locust.log)"))
 
 
 def _cool_down(run: _Run, sampler: Sampler, progress: Progress) -> None:
@@ -170,6 +170,9 @@ def _worker_changes(run: _Run) -> list[TimelineEvent]:
 def _close_run(run: _Run) -> None:
     """Record the end and merge every piece of evidence into the timeline."""
     run.meta.ended = time.time()
+    # the harness's own cost (sampler, load driver, timeline; the experiments run as children)
+    times = os.times()
+    run.meta.harness_cpu_s = round(times.user + times.system, 1)
     run.write_meta()
     events = [*run.prep.target.evidence(run.meta.started, run.meta.ended), *_worker_changes(run)]
     merge_into_timeline(run.dir, run.runs, events)
@@ -178,6 +181,19 @@ def _close_run(run: _Run) -> None:
 def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = None) -> Verdict:
     status = status or RunStatus()
     prep = prepare(opts)
+    try:
+        run = _observe(prep, opts, progress, status)
+    finally:
+        prep.target.release(progress)
+    if not run.runs:
+        raise InfrastructureError("no chaos experiment ran")
+    status.phase = "verdict"
+    progress("evaluating the SLOs and writing the reports")
+    return render_run(run.dir, baseline_run_dir=opts.baseline)
+
+
+def _observe(prep: Prepared, opts: GateOptions, progress: Progress, status: RunStatus) -> _Run:
+    """Target ready, sampler on, load on, the suite, cool-down; every piece of evidence recorded."""
     status.phase = "target"
     connection = prep.target.provision(progress)
     api = api_client_for(connection.kubeconfig, None if connection.kubeconfig is None else connection.context)
@@ -191,7 +207,7 @@ def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = N
     sampler.start()
     try:
         status.phase = "load warm-up"
-        _start_load(run, progress)
+        _start_load(run, writer, progress)
         _run_suite(run, progress)
         _cool_down(run, sampler, progress)
     finally:
@@ -202,8 +218,4 @@ def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = N
         _close_run(run)
     if sampler.errors:
         progress(f"sampler: {len(sampler.errors)} watch interruptions (resumed): {sampler.errors[0]}")
-    if not run.runs:
-        raise InfrastructureError("no chaos experiment ran")
-    status.phase = "verdict"
-    progress("evaluating the SLOs and writing the reports")
-    return render_run(run.dir, baseline_run_dir=opts.baseline)
+    return run

@@ -36,18 +36,29 @@ def local_volume(node: str, storage_class: str, size: str) -> dict[str, Any]:
     }
 
 
-def provision_local_volumes(api: client.ApiClient, size: str = "1Ti", only: set[str] | None = None) -> int:
-    """One simulated volume per node for every no-provisioner storage class (or those in `only`);
-    returns the volumes created."""
+def no_provisioner_classes(objects: list[dict[str, Any]]) -> set[str]:
+    """Names of the no-provisioner storage classes among rendered objects."""
+    return {
+        str(o["metadata"]["name"]) for o in objects
+        if o.get("kind") == "StorageClass" and o.get("provisioner") == NO_PROVISIONER
+    }
+
+
+def provision_local_volumes(api: client.ApiClient, size: str = "1Ti", only: set[str] | None = None,
+                            classes: set[str] | None = None) -> int:
+    """One simulated volume per node for every no-provisioner storage class of the cluster (or
+    those in `only`), or for the `classes` named (which need not exist yet: a volume may name a
+    class an overlay is about to create); returns the volumes created."""
     core, storage = client.CoreV1Api(api), client.StorageV1Api(api)
-    classes = [
-        sc.metadata.name for sc in storage.list_storage_class().items
-        if sc.provisioner == NO_PROVISIONER and (only is None or sc.metadata.name in only)
-    ]
+    if classes is None:
+        classes = {
+            sc.metadata.name for sc in storage.list_storage_class().items
+            if sc.provisioner == NO_PROVISIONER and (only is None or sc.metadata.name in only)
+        }
     existing = {pv.metadata.name for pv in core.list_persistent_volume(label_selector=SIMULATED_LABEL).items}
     created = 0
     for node in core.list_node().items:
-        for sc in classes:
+        for sc in sorted(classes):
             body = local_volume(node.metadata.name, sc, size)
             if body["metadata"]["name"] not in existing:
                 core.create_persistent_volume(body)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 CLUSTER_NAME = "aideon"
 CONTEXT = f"kwok-{CLUSTER_NAME}"
+REHEARSAL_CLUSTER_NAME = "aideon-rehearsal"  # the cluster `rehearse` brings up at an environment's shape
+REHEARSAL_CONTEXT = f"kwok-{REHEARSAL_CLUSTER_NAME}"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

@@ -12,7 +12,9 @@ from aideon_resilience.core.evaluate.experiments import evaluate_experiments
 from aideon_resilience.core.evaluate.hpa import evaluate_hpa
 from aideon_resilience.core.evaluate.outlier import evaluate_outlier
 from aideon_resilience.core.evaluate.pdb import evaluate_pdb
+from aideon_resilience.core.evaluate.plan_replicas import evaluate_plan_replicas
 from aideon_resilience.core.evaluate.recovery import evaluate_recovery
+from aideon_resilience.core.evaluate.zone_capacity import evaluate_zone_capacity
 from aideon_resilience.core.slo import SloFile
 from aideon_resilience.core.verdict import SloResult, Verdict, build_verdict
 
@@ -26,6 +28,8 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
     "outlier": evaluate_outlier,
     "recovery": evaluate_recovery,
     "experiments": evaluate_experiments,
+    "plan_replicas": evaluate_plan_replicas,
+    "zone_capacity": evaluate_zone_capacity,
 }
 
 

@@ -48,7 +48,30 @@ def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: floa
                 checks.append(_zone_spread(key, [p for p in samples if p.t <= end], tl, data, end, f"after {name}"))
         elif slo.zone_spread:
             checks.append(_zone_spread(key, samples, tl, data))
+        if slo.max_pending_s is not None:
+            checks.append(_pending(key, tl, data, slo.max_pending_s))
     return done(checks)
+
+
+def _pending(key: str, tl: Timeline, data: RunData, limit_s: float) -> Check:
+    """The longest stretch with a pod of the workload Pending stays under the limit."""
+    longest, since_at = 0.0, None
+    worst_at: float | None = None
+    for s in tl.pending_series().get(key, []):
+        if s.pods > 0 and since_at is None:
+            since_at = s.t
+        elif s.pods == 0 and since_at is not None:
+            if s.t - since_at > longest:
+                longest, worst_at = s.t - since_at, since_at
+            since_at = None
+    if since_at is not None and data.data_end() - since_at > longest:
+        longest, worst_at = data.data_end() - since_at, since_at
+    figures = {f"{key} longest pending s": Figure(value=round(longest, 1), limit=limit_s)}
+    if longest > limit_s and worst_at is not None:
+        return Check(Status.FAIL, f"{key}: a pod stayed Pending {longest:.0f}s from {data.rel(worst_at)} "
+                     f"(limit {limit_s:g}s)", figures=figures)
+    return Check(Status.PASS, f"{key}: no pod Pending longer than {limit_s:g}s (longest {longest:.0f}s)",
+                 figures=figures)
 
 
 def _one_per_node(key: str, samples: list[PlacementSample], data: RunData) -> Check:

@@ -24,6 +24,7 @@ from aideon_resilience.core.rundir import (
     Run,
     load_meta,
     load_run,
+    run_notes,
 )
 from aideon_resilience.core.slo import AntiAffinitySlo, ClientSlo, HpaSlo, OutlierSlo, PdbSlo, RecoverySlo
 from aideon_resilience.core.verdict import Verdict, read_verdict, write_verdict
@@ -33,6 +34,7 @@ __all__ = ["compare", "evaluate_run", "render_run", "write_reports"]
 
 def evaluate_run(run: Run, baseline_run_dir: Path | None = None) -> Verdict:
     verdict = evaluate(run.slos, run.data(), run_id=run.meta.run_id)
+    verdict.kind, verdict.notes = run.meta.kind, run_notes(run.meta)
     if baseline_run_dir is not None:
         verdict.baseline_run_id = load_meta(baseline_run_dir).run_id
         verdict.regressions = compare(verdict, baseline_run_dir)

@@ -150,6 +150,18 @@ def _steps(ax: Axes, x: np.ndarray, y: Sequence[float], xmax: float, **kw: objec
 def chart_load(data: RunData, axis: _Axis) -> Chart:
     """Actual and target users with requests/s; below them the Locust workers the master had."""
     agg = data.aggregated()
+    modelled = data.timeline.modelled if data.timeline is not None else []
+    if not agg and modelled:
+        fig, (ax,) = _figure()
+        _steps(ax, axis.rel([m.t for m in modelled]), [m.users for m in modelled], axis.xmax,
+               color=_COLOURS[0], linewidth=1.2, label="modelled users")
+        ax.set_ylabel("modelled users")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", fontsize=8)
+        axis.decorate(ax, label=True)
+        ax.set_xlabel("seconds since run start")
+        return _chart("load", "Modelled users", "MODELLED: users of the rehearsal's schedule, no request was sent; "
+                      "the plan's traffic model turned them into CPU per pod", fig)
     distributed = any(w.workers is not None for w in agg)
     caption = "Locust, all endpoints (Aggregated)"
     fig, axes = _figure(rows=2, row_h=1.6) if distributed else _figure()

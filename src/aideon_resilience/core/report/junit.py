@@ -18,7 +18,7 @@ def render_junit(verdict: Verdict) -> str:
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=f"resilience-gate.{verdict.environment or 'run'}",
+        name=f"resilience-{verdict.kind}.{verdict.environment or 'run'}",
         tests=str(len(verdict.slos)),
         failures=str(counts[Status.FAIL.value]),
         errors=str(counts[Status.INCONCLUSIVE.value]),
@@ -31,6 +31,8 @@ def render_junit(verdict: Verdict) -> str:
         ("run_id", verdict.run_id),
         ("verdict", verdict.verdict.value),
         ("score", f"{verdict.score:.4f}"),
+        ("kind", verdict.kind),
+        *(("note", n) for n in verdict.notes),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     for r in verdict.slos:

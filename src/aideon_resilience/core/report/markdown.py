@@ -16,13 +16,15 @@ def render_markdown(verdict: Verdict, meta: RunMeta) -> str:
     v = verdict.verdict
     counts = ", ".join(f"{n} {s}" for s, n in verdict.counts().items() if n)
     lines = [
-        f"## Resilience gate: {ICONS[v]} {v.value.upper()} (score {verdict.score * 100:.0f}%)",
+        f"## Resilience {verdict.kind}: {ICONS[v]} {v.value.upper()} (score {verdict.score * 100:.0f}%)",
         "",
         f"Run `{meta.run_id}` on `{meta.env}`"
         + (f" (context `{meta.context}`)" if meta.context else "")
         + (f" at `{meta.git_revision}`" if meta.git_revision else "")
         + f" · {counts or 'no SLO'} · exit code {verdict.exit_code}",
         "",
+        *[f"> **{n}**" if n.startswith("MODELLED") else f"> {n}" for n in verdict.notes],
+        *([""] if verdict.notes else []),
         "| SLO | Family | Status | Weight | Evidence |",
         "|---|---|---|---:|---|",
     ]

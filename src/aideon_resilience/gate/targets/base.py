@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 from aideon_resilience.chaos.guard import allowed_contexts
-from aideon_resilience.core.gateconfig import LoadConfig
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import SafetyRefusal
+from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.settings import Settings
 
@@ -28,31 +28,6 @@ class Connection:
     kubeconfig: Path | None  # None: the pod's service account (in-cluster)
     context: str
     gateway_url: str | None  # None: the suite runs without client traffic
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    """The load of one gate run: gate.yaml's `load`, where it goes and where its windows land."""
-
-    load: LoadConfig
-    locustfile: Path
-    gateway_url: str
-    run_dir: Path
-    windows_file: Path
-    run_seconds: int
-    env: str
-
-
-class RunningLoad(Protocol):
-    """A load the gate started: local Locust processes or the in-cluster load generator."""
-
-    workers: int
-
-    def running(self) -> bool: ...
-
-    def stop(self, grace: float = 20) -> int:
-        """Stop it for good (also on an interrupt), its windows in the run directory."""
-        ...
 
 
 class Target(Protocol):
@@ -75,12 +50,16 @@ class Target(Protocol):
         """Environment for one experiment, resolved right before it runs."""
         ...
 
-    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad:
-        """Start the run's load (its shape from gate.yaml) and return once it runs."""
+    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad | None:
+        """Start the run's load and return once it runs (None: the suite runs without load)."""
         ...
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         """Timeline lines only this target records (e.g. proxy ejections) between two instants."""
+        ...
+
+    def release(self, progress: Progress) -> None:
+        """Give back what `provision` took that must not outlive the run (nothing for most)."""
         ...
 
 

@@ -17,9 +17,10 @@ from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.shape import ClusterShape
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
-from aideon_resilience.gate.load_process import start_load
+from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
+from aideon_resilience.gate.load_process import start_locust
 from aideon_resilience.gate.options import Progress
-from aideon_resilience.gate.targets.base import Connection, LoadSpec, RunningLoad, require_allowed
+from aideon_resilience.gate.targets.base import Connection, require_allowed
 from aideon_resilience.settings import Settings
 
 GATEWAY_SERVICE = "api-gateway"
@@ -85,10 +86,12 @@ class LocalTarget:
             env["AIDEON_PROXY_BACKEND"] = backend_name(GATEWAY_SERVICE)
         return env
 
-    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad:
+    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad | None:
         """Locust on this machine: one process, or a loopback master and gate.yaml's workers."""
-        return start_load(spec.load, spec.locustfile, spec.gateway_url, spec.run_dir, spec.windows_file,
-                          spec.run_seconds, spec.env)
+        return start_locust(spec, progress)
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         return ejection_events(self.paths, started, ended)
+
+    def release(self, progress: Progress) -> None:
+        return None  # the local cluster stays up for the next run (`cluster down` removes it)

@@ -15,9 +15,10 @@ from aideon_resilience.adapters.kustomize import build
 from aideon_resilience.core.plan import load_capacity
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
+from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad, locust_environment
 from aideon_resilience.gate.loadgen import KubectlLoadgenApi, LoadgenApi, start_in_cluster
 from aideon_resilience.gate.options import Progress
-from aideon_resilience.gate.targets.base import Connection, LoadSpec, RunningLoad, require_allowed
+from aideon_resilience.gate.targets.base import Connection, require_allowed
 from aideon_resilience.settings import Settings
 
 IN_CLUSTER = "in-cluster"
@@ -64,12 +65,19 @@ class RemoteTarget:
     def chaos_env(self) -> dict[str, str]:
         return {}
 
-    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad:
+    def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad | None:
         """The in-cluster load generator at gate.yaml's worker count (the plan's for `auto`)."""
+        if not spec.load.enabled:
+            return None
         api = self.loadgen_api or KubectlLoadgenApi(self.kubeconfig, self.context or None)
-        return start_in_cluster(api, build(self.manifests / "loadgen"), spec.load, load_capacity(), spec.env,
+        load = start_in_cluster(api, build(self.manifests / "loadgen"), spec.load, load_capacity(), spec.env,
                                 spec.run_seconds, spec.run_dir, spec.windows_file, progress,
                                 kubeconfig=self.kubeconfig, context=self.context)
+        load.users, load.warmup_s, load.env = spec.load.users, spec.load.warmup_seconds, locust_environment(spec)
+        return load
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
         return []
+
+    def release(self, progress: Progress) -> None:
+        return None  # nothing of the platform was deployed

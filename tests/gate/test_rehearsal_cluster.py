@@ -1,0 +1,88 @@
+"""`rehearse` end to end: staging's shape (12 nodes, 3 zones) on a cluster of its own, staging's
+overlay unchanged, a modelled load to staging's target, the rehearsal suite; and a rehearsal above
+what staging's bounds can carry, which fails for the reason it names. The production rehearsal
+(96 nodes, 1,000,000 modelled users) is the `long` scenario: `make rehearsal`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
+from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
+from aideon_resilience.cli.main import main
+from aideon_resilience.core.rundir import REPORT_FILES
+from aideon_resilience.core.timeline import load_timeline
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _rehearse(out: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, dict[str, object], Path]:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("CI", "true")  # plain progress lines
+    code = main(["rehearse", "--out", str(out), *args])
+    runs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert runs, f"the rehearsal wrote no run directory (exit {code})"
+    return code, json.loads((runs[-1] / "verdict.json").read_text()), runs[-1]
+
+
+def _by_id(verdict: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {str(s["id"]): s for s in verdict["slos"]}  # type: ignore[index, union-attr]
+
+
+def _assert_cluster_removed() -> None:
+    cluster = LocalCluster(ClusterPaths(name=REHEARSAL_CLUSTER_NAME))
+    assert not cluster.healthy(), "the rehearsal left its cluster running"
+
+
+def test_staging_rehearsal_passes_from_its_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, verdict, run = _rehearse(tmp_path, monkeypatch, "--env", "staging")
+    slos = _by_id(verdict)
+    statuses = {k: v["status"] for k, v in slos.items()}
+    assert set(statuses) == {"pdb-held", "pod-kill-recovery", "experiments-held", "plan-replicas",
+                             "required-spread-schedules", "zone-capacity"}  # no client or outlier SLO
+    assert code == 0 and verdict["verdict"] == "pass", {k: (v["status"], v["message"]) for k, v in slos.items()}
+    assert verdict["kind"] == "rehearsal" and any("MODELLED LOAD" in n for n in verdict["notes"])
+    for name in REPORT_FILES:
+        assert (run / name).is_file(), name
+    assert "MODELLED LOAD" in (run / "report.md").read_text() and "Modelled users" in (run / "index.html").read_text()
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["kind"] == "rehearsal" and meta["load_modelled"] and meta["target_users"] == 20000
+    timeline = load_timeline(run / "timeline.jsonl")
+    peak = max(m.users for m in timeline.modelled)
+    assert peak == 20000
+    # the real HPA scaled the gateway from its minimum to what the plan needs at 20,000 users
+    gateway = [w for w in timeline.workloads if w.name == "api-gateway"]
+    needed = max(m.needed["api-gateway"] for m in timeline.modelled)
+    assert min(w.hpa_current or 0 for w in gateway) < needed <= max(w.hpa_current or 0 for w in gateway) + 1
+    assert not (run / "locust-windows.jsonl").exists()  # no request was sent
+    _assert_cluster_removed()
+
+
+def test_a_rehearsal_above_the_bounds_fails_naming_the_hpa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `plan --users 40000 --env staging`: auth-service needs 12 replicas, its HPA maximum is 9
+    code, verdict, _run = _rehearse(tmp_path, monkeypatch, "--env", "staging", "--users", "40000",
+                                    "--experiments", "pod-kill")
+    plan = _by_id(verdict)["plan-replicas"]
+    assert code == 1 and verdict["verdict"] == "fail"
+    assert plan["status"] == "fail"
+    assert "aideon-backend/auth-service: the plan needs" in str(plan["message"])
+    assert "its HPA maximum is 9" in str(plan["message"])
+    _assert_cluster_removed()
+
+
+@pytest.mark.long
+@pytest.mark.timeout(3600)
+def test_production_rehearsal_ends_with_a_verdict_from_evidence(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    code, verdict, run = _rehearse(tmp_path, monkeypatch, "--env", "production")
+    slos = _by_id(verdict)
+    assert code in (0, 1), {k: (v["status"], v["message"]) for k, v in slos.items()}
+    assert not [k for k, v in slos.items() if v["status"] == "inconclusive"]
+    timeline = load_timeline(run / "timeline.jsonl")
+    assert max(m.users for m in timeline.modelled) == 1_200_000  # the surge
+    assert len({n.name for n in timeline.nodes}) == 96
+    _assert_cluster_removed()
