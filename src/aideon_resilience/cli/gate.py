@@ -52,7 +52,7 @@ def gate(
         experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,
     )
     status = RunStatus()
-    if _err.is_terminal and not settings().flag("CI"):
+    if _err.is_terminal and not settings().in_ci:
         verdict = _run_live(opts, status)
     else:  # plain lines: a log, CI, a pipe
         verdict = run_gate(opts, lambda line: _plain(status, line), status)

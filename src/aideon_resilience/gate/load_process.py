@@ -7,13 +7,13 @@ run directory. Stopped with SIGINT so Locust writes its last window, then killed
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from aideon_resilience.core.gateconfig import LoadConfig
+from aideon_resilience.settings import settings
 
 
 class LoadRun:
@@ -64,7 +64,9 @@ def start_load(
     env: str,
 ) -> LoadRun:
     log = run_dir / "locust.log"
-    environ = dict(os.environ, AIDEON_ENV=env, AIDEON_SHAPE=load.shape, AIDEON_WINDOWS_FILE=str(windows_file))
+    environ = settings().child_environment(
+        {"AIDEON_ENV": env, "AIDEON_SHAPE": load.shape, "AIDEON_WINDOWS_FILE": str(windows_file)}
+    )
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             locust_command(load, locustfile, gateway_url, windows_file, run_seconds),

@@ -6,10 +6,11 @@ environment variables are read by `ramp_from_env` / `surge_from_env` only.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from aideon_resilience.settings import settings
 
 TARGET_USERS: dict[str, int] = {"local": 200, "development": 1_000, "staging": 100_000, "production": 1_000_000}
 RAMP_SECONDS: dict[str, int] = {"local": 120, "development": 300, "staging": 1_800, "production": 3_600}
@@ -31,7 +32,7 @@ class Stage:
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "")
+    raw = settings().raw(name)
     if not raw:
         return default
     try:
@@ -44,7 +45,7 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
 
 
 def environment_name() -> str:
-    env = os.environ.get("AIDEON_ENV", "local").strip() or "local"
+    env = settings().str_value("AIDEON_ENV")
     if env not in TARGET_USERS:
         raise ValueError(f"AIDEON_ENV={env!r}: expected one of {', '.join(TARGET_USERS)}")
     return env
@@ -106,7 +107,7 @@ def surge_from_env() -> list[Stage]:
     env = environment_name()
     peak = _env_int("AIDEON_SURGE_PEAK", TARGET_USERS[env])
     base = _env_int("AIDEON_SURGE_BASE", max(1, peak // 10))
-    raw = os.environ.get("AIDEON_SURGE_SECONDS", "")
+    raw = settings().raw("AIDEON_SURGE_SECONDS")
     seconds = SURGE_SECONDS[env]
     if raw:
         try:
