@@ -11,13 +11,14 @@ UV_VERSION := 0.13.9
 LOCK_VENV ?= .venv-lock
 export AIDEON_CACHE_DIR ?= $(HOME)/.cache/aideon-resilience
 
-.PHONY: help prerequisites venv lock binaries check test test-unit test-cluster test-long gate rehearsal cluster-up cluster-down bench clean
+.PHONY: help prerequisites venv lock binaries check test test-unit test-cluster test-long gate rehearsal cluster-up cluster-down bench settings-doc clean
 
 help:
 	@echo "make gate   - bring the local cluster up (building it if needed) and run the resilience gate"
 	@echo "make test   - install, build the local cluster's binaries, run linters and the whole test suite"
 	@echo "make rehearsal - rehearse the chaos suite at production's shape (96 nodes, 1,000,000 modelled users)"
 	@echo "make lock   - refresh $(LOCK) from pyproject.toml (UPGRADE=1: newest versions of everything)"
+	@echo "make settings-doc - regenerate docs/settings.md from src/aideon_resilience/settings.py"
 
 # Toolchain check and Debian packages; listed first by every target that builds or runs the
 # local cluster so that a missing package stops the run before the long build.
@@ -78,6 +79,10 @@ test-long: prerequisites venv binaries
 
 bench: prerequisites venv binaries
 	$(BIN)/python benchmarks/run.py
+
+# docs/settings.md from the declared variables (settings.VARIABLES); a test keeps the two equal.
+settings-doc:
+	PYTHONPATH=src $(PYTHON) -m aideon_resilience.settings > docs/settings.md
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

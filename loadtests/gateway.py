@@ -40,6 +40,7 @@ from aideon_resilience.adapters.locust.target import (
     unreachable_reason,
 )
 from aideon_resilience.core.profiles import JOURNEY_WEIGHTS, THINK_TIME_S
+from aideon_resilience.settings import settings
 
 TOKEN_LIFETIME_S = 600.0
 
@@ -53,7 +54,7 @@ def _refuse(message: str, code: int) -> int:
 
 def _think_time() -> tuple[float, float]:
     try:
-        return parse_think_time(os.environ.get("AIDEON_THINK_TIME", ""), THINK_TIME_S)
+        return parse_think_time(settings().text("AIDEON_THINK_TIME") or "", THINK_TIME_S)
     except ValueError as exc:
         raise SystemExit(_refuse(str(exc), 2)) from None
 
@@ -62,7 +63,7 @@ def _think_time() -> tuple[float, float]:
 def _check_target(environment: Any, **_: Any) -> None:
     """Refuse a non-loopback target on every process; a headless master/local run checks it answers."""
     try:
-        url = check_target(environment.host or os.environ.get("AIDEON_GATEWAY_URL"))
+        url = check_target(environment.host or settings().gateway_url)
     except TargetRefused as exc:
         raise SystemExit(_refuse(str(exc), 2)) from None
     opts = environment.parsed_options
@@ -85,13 +86,13 @@ _user_ids = itertools.count(1)
 class GatewayUser(FastHttpUser):
     """One signed-in user of the platform: chats, searches knowledge, checks the plan, sends events."""
 
-    host = os.environ.get("AIDEON_GATEWAY_URL", DEFAULT_HOST)
+    host = settings().gateway_url or DEFAULT_HOST
     wait_time = between(*_think_time())
     connection_timeout = 10.0
     network_timeout = 30.0
 
-    prefix = os.environ.get("AIDEON_LOAD_USER_PREFIX", "synthetic-user")
-    password = os.environ.get("AIDEON_LOAD_PASSWORD", "synthetic-password")
+    prefix = settings().str_value("AIDEON_LOAD_USER_PREFIX")
+    password = settings().str_value("AIDEON_LOAD_PASSWORD")
 
     def on_start(self) -> None:
         self.user_id = f"{self.prefix}-{next(_user_ids)}"
@@ -197,7 +198,7 @@ _CHAT_BODIES = tuple(
 
 
 # An explicit shape choice: Locust uses a LoadTestShape found in the locustfile's namespace.
-_shape = os.environ.get("AIDEON_SHAPE", "none").strip().lower()
+_shape = settings().str_value("AIDEON_SHAPE").lower()
 if _shape == "ramp":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from shapes import StagedRamp  # noqa: F401

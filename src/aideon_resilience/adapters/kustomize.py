@@ -15,18 +15,13 @@ from typing import Any
 import yaml
 
 from aideon_resilience.errors import InfrastructureError, InputFileError
+from aideon_resilience.settings import settings
 
 KubeObject = dict[str, Any]
 
 
-def cache_dir() -> Path:
-    """Cache of built binaries (outside the repository)."""
-    default = Path.home() / ".cache" / "aideon-resilience"
-    return Path(os.environ.get("AIDEON_CACHE_DIR", str(default)))
-
-
 def kubectl_path() -> str:
-    built = cache_dir() / "bin" / "kubectl"
+    built = settings().cache_dir / "bin" / "kubectl"
     if built.is_file() and os.access(built, os.X_OK):
         return str(built)
     found = shutil.which("kubectl")

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.chaos import undo
+from aideon_resilience.settings import settings
 
 logger = logging.getLogger("chaostoolkit")
 
 
 def path() -> Path:
-    configured = os.environ.get("AIDEON_CHAOS_EVIDENCE_FILE")
-    if configured:
-        return Path(configured).expanduser()
+    configured = settings().path("AIDEON_CHAOS_EVIDENCE_FILE")
+    if configured is not None:
+        return configured
     return undo.current().directory / "evidence.jsonl"
 
 

@@ -11,22 +11,19 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
 from aideon_resilience.adapters.localcluster.paths import CONTEXT as LOCAL_CONTEXT
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CONTEXT
 from aideon_resilience.chaos import k8s
-from aideon_resilience.errors import SafetyRefusal
+from aideon_resilience.errors import SafetyRefusal, UsageError
 from aideon_resilience.settings import Settings, settings
 
 # the clusters the harness starts itself (the local one and the rehearsal's), defined once in
 # adapters.localcluster.paths
 DEFAULT_CONTEXTS = (LOCAL_CONTEXT, REHEARSAL_CONTEXT)
 NAMESPACE_LABEL = "chaos.aideon.io/allowed"
-DEFAULT_MAX_POD_SHARE = 0.5
-DEFAULT_MAX_NODE_SHARE = 0.34
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -35,25 +32,23 @@ def allowed_contexts(env: Settings | None = None) -> list[str]:
     return sorted(set(names))
 
 
-def _share(var: str, default: float) -> float:
-    raw = os.environ.get(var)
-    if raw is None or raw.strip() == "":
-        return default
+def _share(var: str) -> float:
+    env = settings()
     try:
-        value = float(raw)
-    except ValueError:
-        raise SafetyRefusal(f"environment: {var}: not a number: {raw!r}") from None
+        value = env.float_value(var)
+    except UsageError as exc:
+        raise SafetyRefusal(exc.message) from None
     if not 0 < value <= 1:
-        raise SafetyRefusal(f"environment: {var}: must be in (0, 1], got {raw}")
+        raise SafetyRefusal(f"environment: {var}: must be in (0, 1], got {env.text(var)}")
     return value
 
 
 def max_pod_share() -> float:
-    return _share("AIDEON_CHAOS_MAX_POD_SHARE", DEFAULT_MAX_POD_SHARE)
+    return _share("AIDEON_CHAOS_MAX_POD_SHARE")
 
 
 def max_node_share() -> float:
-    return _share("AIDEON_CHAOS_MAX_NODE_SHARE", DEFAULT_MAX_NODE_SHARE)
+    return _share("AIDEON_CHAOS_MAX_NODE_SHARE")
 
 
 def cap(total: int, share: float) -> int:

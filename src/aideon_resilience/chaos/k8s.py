@@ -7,12 +7,12 @@ Tests replace :func:`clients` with a fake.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aideon_resilience.errors import SafetyRefusal
+from aideon_resilience.settings import settings
 
 IN_CLUSTER = "in-cluster"
 
@@ -45,7 +45,7 @@ def clients(secrets: dict[str, Any] | None = None) -> KubeClients:
     """
     path = kubeconfig_path()
     if Path(path).is_file():
-        context = (secrets or {}).get("KUBERNETES_CONTEXT") or os.environ.get("KUBERNETES_CONTEXT")
+        context = (secrets or {}).get("KUBERNETES_CONTEXT") or settings().text("KUBERNETES_CONTEXT")
         return clients_for(path, context)
     from chaosk8s import create_k8s_api_client
 
@@ -61,17 +61,17 @@ def clients_for(kubeconfig: str | None, context: str | None) -> KubeClients:
 
 
 def kubeconfig_path() -> str:
-    return os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+    return str(settings().kubeconfig_file)
 
 
 def current_context(secrets: dict[str, Any] | None = None) -> str:
     """Name of the kube context the chaos actions would act on; refuses when there is none."""
-    override = (secrets or {}).get("KUBERNETES_CONTEXT") or os.environ.get("KUBERNETES_CONTEXT")
+    override = (secrets or {}).get("KUBERNETES_CONTEXT") or settings().text("KUBERNETES_CONTEXT")
     if override:
         return str(override)
     path = kubeconfig_path()
     if not Path(path).is_file():
-        if os.environ.get("CHAOSTOOLKIT_IN_POD") == "true":
+        if settings().raw("CHAOSTOOLKIT_IN_POD") == "true":
             return IN_CLUSTER  # the chaos runner Job: allowed only if listed explicitly
         raise SafetyRefusal(f"{path}: no kubeconfig file, so no allow-listed context to act on")
     from kubernetes import config

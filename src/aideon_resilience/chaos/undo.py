@@ -21,16 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.settings import settings
+
 PENDING_SUFFIX = ".undo.json"
 DONE_SUFFIX = ".done.json"
 
 
 def default_root() -> Path:
-    if os.environ.get("AIDEON_UNDO_DIR"):
-        return Path(os.environ["AIDEON_UNDO_DIR"]).expanduser()
-    if os.environ.get("AIDEON_STATE_DIR"):
-        return Path(os.environ["AIDEON_STATE_DIR"]).expanduser() / "undo"
-    return Path("~/.local/state/aideon-resilience/undo").expanduser()
+    env = settings()
+    return env.path("AIDEON_UNDO_DIR") or env.path_value("AIDEON_STATE_DIR") / "undo"
 
 
 @dataclass
@@ -134,7 +133,7 @@ def new_run_id() -> str:
 def start_run(run_id: str | None = None) -> UndoLog:
     """Begin a new chaos run (called by the safety control before the experiment)."""
     global _current
-    run_id = run_id or os.environ.get("AIDEON_CHAOS_RUN_ID") or new_run_id()
+    run_id = run_id or settings().text("AIDEON_CHAOS_RUN_ID") or new_run_id()
     _current = UndoLog(default_root() / run_id)
     return _current
 

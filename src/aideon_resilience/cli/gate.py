@@ -58,7 +58,7 @@ def execute(opts: GateOptions) -> None:
     """Run a gate or a rehearsal with live progress (plain lines without a terminal or in CI),
     print the verdict and exit with its code."""
     status = RunStatus()
-    if _err.is_terminal and not settings().flag("CI"):
+    if _err.is_terminal and not settings().in_ci:
         verdict = _run_live(opts, status)
     else:  # plain lines: a log, CI, a pipe
         verdict = run_gate(opts, lambda line: _plain(status, line), status)

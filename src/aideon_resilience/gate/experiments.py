@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aideon_resilience.core.journal import JournalSummary, read_journal
 from aideon_resilience.errors import AideonError
+from aideon_resilience.settings import settings
 
 
 @dataclass
@@ -51,7 +52,7 @@ def run_experiment(
     log = journals / f"{name}.log"
     proc = subprocess.Popen(
         chaos_command(experiment, journal, log),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=settings().child_environment(env),
         start_new_session=True, text=True,
     )
     assert proc.stdout is not None

@@ -26,6 +26,7 @@ from pathlib import Path
 from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
 from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
 from aideon_resilience.gate.options import Progress
+from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
 EXPECT_WORKERS_MAX_WAIT_S = 120
@@ -132,10 +133,10 @@ def worker_command(locustfile: Path, master_port: int) -> list[str]:
 def load_environment(load: LoadConfig, windows_file: Path, run_seconds: int, env: str,
                      base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of every Locust process: the shape's figures from gate.yaml, the windows file."""
-    environ = dict(os.environ if base is None else base)
-    environ.update(shape_environment(load, run_seconds))
-    environ.update(AIDEON_ENV=env, AIDEON_WINDOWS_FILE=str(windows_file))
-    return environ
+    figures = {**shape_environment(load, run_seconds), "AIDEON_ENV": env, "AIDEON_WINDOWS_FILE": str(windows_file)}
+    if base is not None:
+        return {**base, **figures}
+    return settings().child_environment(figures)
 
 
 def start_load(

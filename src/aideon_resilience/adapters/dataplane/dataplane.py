@@ -46,6 +46,7 @@ from aideon_resilience.adapters.standin.server import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
 from aideon_resilience.core.timeline import TimelineEvent, parse_event
 from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.settings import settings
 
 log = logging.getLogger("aideon.dataplane")
 
@@ -388,7 +389,7 @@ def start_dataplane(
     workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (workdir / STATE_NAME).unlink()
-    env = dict(os.environ)
+    env = settings().child_environment()
     if paths.root is not None:
         env["AIDEON_CACHE_DIR"] = str(paths.root)
     cmd = [*standin_command(), "dataplane", "run", "--workdir", str(workdir), *options.to_args()]

@@ -22,13 +22,14 @@ from typing import Any
 import yaml
 
 from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
 SCRAPE_INTERVAL = "5s"
 
 
 def prometheus_binary() -> str:
-    for cand in (os.environ.get("AIDEON_PROMETHEUS", ""), "/usr/bin/prometheus", "/usr/sbin/prometheus"):
+    for cand in (settings().text("AIDEON_PROMETHEUS") or "", "/usr/bin/prometheus", "/usr/sbin/prometheus"):
         if cand and os.access(cand, os.X_OK):
             return cand
     raise InfrastructureError(

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
 MIN_SLOTS = 16
@@ -281,7 +282,7 @@ def free_port() -> int:
 
 
 def haproxy_binary() -> str:
-    for cand in (os.environ.get("AIDEON_HAPROXY", ""), "/usr/sbin/haproxy", "/usr/bin/haproxy"):
+    for cand in (settings().text("AIDEON_HAPROXY") or "", "/usr/sbin/haproxy", "/usr/bin/haproxy"):
         if cand and os.access(cand, os.X_OK):
             return cand
     raise InfrastructureError("haproxy is not installed (install it: apt-get update && apt-get install -y haproxy)")

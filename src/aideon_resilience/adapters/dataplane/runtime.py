@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -48,6 +47,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.core.profiles import PROFILES
+from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=aideon"
@@ -289,7 +289,7 @@ class PodRuntime:
     # -- processes ------------------------------------------------------------------------------
     def _spawn(self, inst: Instance) -> None:
         svc = inst.pod.service
-        env = dict(os.environ)
+        env = settings().child_environment()
         env.update(self.upstream_env)
         env["AIDEON_POD_NAME"] = inst.pod.name
         env["AIDEON_POD_NAMESPACE"] = inst.pod.namespace

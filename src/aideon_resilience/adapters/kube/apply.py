@@ -7,7 +7,6 @@ them. `dry_run=True` asks the API server to validate and admit without persistin
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from kubernetes import client
 
 from aideon_resilience.adapters.kustomize import KubeObject, kubectl_path
 from aideon_resilience.errors import InfrastructureError, InputFileError
+from aideon_resilience.settings import settings
 
 FIELD_MANAGER = "aideon-resilience"
 _FIRST = {"CustomResourceDefinition": 0, "Namespace": 1, "StorageClass": 2, "PriorityClass": 2}
@@ -29,8 +29,7 @@ def _order(obj: KubeObject) -> int:
 
 def default_kubeconfig() -> Path:
     """The kubeconfig kubectl would use: the first entry of $KUBECONFIG, else ~/.kube/config."""
-    env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    return Path(env) if env else Path.home() / ".kube" / "config"
+    return settings().kubeconfig_file
 
 
 def kubectl(args: list[str], kubeconfig: Path | None, context: str | None, stdin: str | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from aideon_resilience.adapters.localcluster.paths import PACKAGE_DIR, ClusterPaths
 from aideon_resilience.errors import BuildError
+from aideon_resilience.settings import settings
 
 BUILD_SCRIPT = PACKAGE_DIR / "build.sh"
 VERSIONS_FILE = PACKAGE_DIR / "versions.env"
@@ -79,7 +79,7 @@ def ensure_binaries(paths: ClusterPaths, on_line: Callable[[str], None] | None =
         raise BuildError(
             "the Go toolchain is missing: install Go 1.26 or newer to build the local cluster's binaries"
         )
-    env = dict(os.environ, AIDEON_CACHE_DIR=str(paths.cache))
+    env = settings().child_environment({"AIDEON_CACHE_DIR": str(paths.cache)})
     proc = subprocess.Popen(
         ["bash", str(BUILD_SCRIPT)],
         stdout=subprocess.PIPE,

@@ -28,6 +28,7 @@ from aideon_resilience.adapters.localcluster.binaries import ensure_binaries
 from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.errors import ClusterError, UsageError
+from aideon_resilience.settings import settings
 
 COMPONENTS = (
     "etcd",
@@ -113,7 +114,7 @@ class LocalCluster:
 
     # -- kwokctl -------------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = settings().child_environment()
         env["KWOK_WORKDIR"] = str(self.paths.kwok_workdir)
         env["PATH"] = f"{self.paths.bin}{os.pathsep}{env.get('PATH', '')}"
         # kwokctl adds its context to $KUBECONFIG: keep the user's own kubeconfig untouched.

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from aideon_resilience.settings import settings
 
 CLUSTER_NAME = "aideon"
 CONTEXT = f"kwok-{CLUSTER_NAME}"
 REHEARSAL_CLUSTER_NAME = "aideon-rehearsal"  # the cluster `rehearse` brings up at an environment's shape
 REHEARSAL_CONTEXT = f"kwok-{REHEARSAL_CLUSTER_NAME}"
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def cache_dir() -> Path:
-    """`$AIDEON_CACHE_DIR`, default `~/.cache/aideon-resilience`."""
-    default = Path.home() / ".cache" / "aideon-resilience"
-    return Path(os.environ.get("AIDEON_CACHE_DIR", str(default))).expanduser()
 
 
 @dataclass(frozen=True)
@@ -28,7 +23,7 @@ class ClusterPaths:
 
     @property
     def cache(self) -> Path:
-        return self.root if self.root is not None else cache_dir()
+        return self.root if self.root is not None else settings().cache_dir
 
     @property
     def bin(self) -> Path:

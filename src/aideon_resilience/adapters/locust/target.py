@@ -6,10 +6,11 @@ No Locust import: used by loadtests/gateway.py at start-up and tested on its own
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
+
+from aideon_resilience.settings import Settings
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 ALLOW_REMOTE = "AIDEON_ALLOW_REMOTE_TARGET"
@@ -30,12 +31,11 @@ def is_loopback(hostname: str) -> bool:
 
 def check_target(host: str | None, env: Mapping[str, str] | None = None) -> str:
     """The target URL (default loopback) or TargetRefused; nothing is sent anywhere."""
-    env = os.environ if env is None else env
     url = host or DEFAULT_HOST
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused(f"--host {url!r} is not an http(s) URL")
-    if not is_loopback(parts.hostname) and env.get(ALLOW_REMOTE) != "1":
+    if not is_loopback(parts.hostname) and Settings(env).raw(ALLOW_REMOTE) != "1":
         raise TargetRefused(
             f"refusing non-loopback target {parts.hostname!r}: set {ALLOW_REMOTE}=1 to load a remote gateway on purpose"
         )

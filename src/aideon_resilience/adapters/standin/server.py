@@ -17,7 +17,6 @@ import contextlib
 import functools
 import ipaddress
 import json
-import os
 import random
 import signal
 import time
@@ -30,6 +29,7 @@ from aideon_resilience.adapters.standin.metrics import Metrics
 from aideon_resilience.core.profiles import PROFILES, ROUTES, Route, ServiceProfile, match_route, next_hop, profile
 from aideon_resilience.core.profiles import sample_latency_ms as _sample
 from aideon_resilience.errors import SafetyRefusal, UsageError
+from aideon_resilience.settings import settings
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 4 * 1024 * 1024
@@ -68,7 +68,7 @@ def upstream_env_name(service: str) -> str:
 
 def upstreams_from_env(env: dict[str, str] | None = None) -> dict[str, tuple[str, int]]:
     """Upstream services and their loopback (host, port) from `AIDEON_UPSTREAM_<SERVICE>` variables."""
-    env = dict(os.environ) if env is None else env
+    env = settings().upstreams() if env is None else env
 
     out: dict[str, tuple[str, int]] = {}
     for name in PROFILES:

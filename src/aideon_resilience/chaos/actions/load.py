@@ -9,7 +9,6 @@ to a pid file next to the undo log right after the start.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,18 +19,17 @@ import psutil
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import guard, undo
+from aideon_resilience.errors import UsageError
+from aideon_resilience.settings import settings
 
 __all__ = ["start_load", "start_surge", "stop_load"]
 
-DEFAULT_LOCUSTFILE = "loadtests/gateway.py"
 
-
-def _int_env(var: str, default: int) -> int:
-    raw = os.environ.get(var, "")
+def _int_env(var: str) -> int:
     try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        raise ActivityFailed(f"environment: {var}: not an integer: {raw!r}") from None
+        return settings().int_value(var)
+    except UsageError as exc:
+        raise ActivityFailed(exc.message) from None
 
 
 def _bounded(value: Any, what: str, limit: int) -> int:
@@ -88,10 +86,10 @@ def start_load(
     """
     guard.require_target("start_load", gateway_url=gateway_url)
     guard.require_loopback(gateway_url, "gateway URL")
-    n_users = _bounded(users, "users", _int_env("AIDEON_CHAOS_MAX_USERS", 500))
-    seconds = _bounded(duration, "duration", _int_env("AIDEON_CHAOS_MAX_LOAD_SECONDS", 900))
+    n_users = _bounded(users, "users", _int_env("AIDEON_CHAOS_MAX_USERS"))
+    seconds = _bounded(duration, "duration", _int_env("AIDEON_CHAOS_MAX_LOAD_SECONDS"))
     rate = float(spawn_rate)
-    lf = locustfile or os.environ.get("AIDEON_LOCUSTFILE") or DEFAULT_LOCUSTFILE
+    lf = locustfile or settings().str_value("AIDEON_LOCUSTFILE")
     if not Path(lf).is_file():
         raise ActivityFailed(f"locustfile {lf} not found (set AIDEON_LOCUSTFILE)")
     log = undo.current()
@@ -99,8 +97,8 @@ def start_load(
     pidfile = log.directory / f"locust-{purpose}-{time.time_ns()}.pid.json"
     outfile = pidfile.with_suffix(".log")
     step = log.record("stop_process", {"pidfile": str(pidfile)}, f"stop Locust {purpose} run")
-    env = dict(os.environ)
-    windows = windows_file or os.environ.get("AIDEON_WINDOWS_FILE")
+    env = settings().child_environment()
+    windows = windows_file or settings().text("AIDEON_WINDOWS_FILE")
     if windows and not windows_file and purpose != "load":
         # a surge records its own windows: the base load's file keeps measuring the clients
         base = Path(windows)

@@ -13,15 +13,15 @@ nothing and the probes read the caller's windows file. Place it after the safety
 from __future__ import annotations
 
 import logging
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
 from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.actions import load as load_actions
+from aideon_resilience.errors import UsageError
+from aideon_resilience.settings import export, settings
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -30,30 +30,35 @@ _state: dict[str, Any] = {}
 
 def before_experiment_control(context: Any, **kwargs: Any) -> None:
     _state.clear()
-    url = os.environ.get("AIDEON_GATEWAY_URL", "").strip()
+    env = settings()
+    url = env.gateway_url
     if not url:
         logger.info("aideon load: AIDEON_GATEWAY_URL not set, no load during this experiment")
         return
-    if os.environ.get("AIDEON_LOAD_EXTERNAL", "") not in ("", "0"):
+    try:  # a control's other errors are only logged: a malformed variable must stop the experiment
+        external = env.flag("AIDEON_LOAD_EXTERNAL")
+    except UsageError as exc:
+        raise InterruptExecution(f"aideon load control: {exc}") from None
+    if external:
         logger.info("aideon load: AIDEON_LOAD_EXTERNAL is set, the caller runs the load (not started here)")
         return
-    if not os.environ.get("AIDEON_WINDOWS_FILE"):
+    if env.text("AIDEON_WINDOWS_FILE") is None:
         # the client probes of this process read the same file the Locust run writes
-        os.environ["AIDEON_WINDOWS_FILE"] = str(undo.current().directory / "windows.jsonl")
+        export("AIDEON_WINDOWS_FILE", str(undo.current().directory / "windows.jsonl"))
         _state["set_windows_env"] = True
-    windows = Path(os.environ["AIDEON_WINDOWS_FILE"])
+    windows = env.path_value("AIDEON_WINDOWS_FILE")
     try:
+        warmup = env.float_value("AIDEON_LOAD_WARMUP_SECONDS")
         started = load_actions.start_load(
             url,
-            users=int(os.environ.get("AIDEON_LOAD_USERS", "50")),
-            spawn_rate=float(os.environ.get("AIDEON_LOAD_SPAWN_RATE", "10")),
-            duration=int(os.environ.get("AIDEON_LOAD_MAX_SECONDS", "600")),
+            users=env.int_value("AIDEON_LOAD_USERS"),
+            spawn_rate=env.float_value("AIDEON_LOAD_SPAWN_RATE"),
+            duration=env.int_value("AIDEON_LOAD_MAX_SECONDS"),
         )
     except Exception as exc:
         raise InterruptExecution(f"aideon load control could not start Locust: {exc}") from None
     _state["started"] = started
     logger.info(f"aideon load: Locust pid {started['pid']} with {started['users']} users against {url}")
-    warmup = float(os.environ.get("AIDEON_LOAD_WARMUP_SECONDS", "30"))
     deadline = time.time() + warmup
     while time.time() < deadline and not (windows.is_file() and windows.stat().st_size > 0):
         time.sleep(0.5)
@@ -63,7 +68,7 @@ def before_experiment_control(context: Any, **kwargs: Any) -> None:
 
 def after_experiment_control(context: Any, state: Any = None, **kwargs: Any) -> None:
     if _state.pop("set_windows_env", False):
-        os.environ.pop("AIDEON_WINDOWS_FILE", None)
+        export("AIDEON_WINDOWS_FILE", None)
     if "started" not in _state:
         return
     stopped = load_actions.stop_load()

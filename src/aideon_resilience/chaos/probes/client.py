@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from aideon_resilience.chaos import guard
 from aideon_resilience.core.loadstats import AGGREGATED, read_windows
+from aideon_resilience.settings import settings
 
 __all__ = ["client_slo"]
 
@@ -26,9 +26,9 @@ def client_slo(
     The windows file defaults to ``$AIDEON_WINDOWS_FILE``. With no windows file and no
     ``AIDEON_GATEWAY_URL`` there is no client traffic to judge: the probe says so and holds.
     """
-    path_s = windows_file or os.environ.get("AIDEON_WINDOWS_FILE", "")
+    path_s = windows_file or settings().text("AIDEON_WINDOWS_FILE")
     if not path_s:
-        if not os.environ.get("AIDEON_GATEWAY_URL"):
+        if not settings().gateway_url:
             return {"probe": "client_slo", "skipped": "no load configured (AIDEON_GATEWAY_URL unset)", "ok": True}
         return {"probe": "client_slo", "error": "AIDEON_WINDOWS_FILE is not set", "ok": False}
     path = Path(path_s)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 import urllib.parse
 import urllib.request
@@ -14,6 +13,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import guard
+from aideon_resilience.settings import settings
 
 __all__ = ["proxy_ejections"]
 
@@ -69,7 +69,7 @@ def proxy_ejections(
     `prometheus_url` is given, the result of `query`. ok when at least `min_ejections`
     ejections happened and (if `max_down` is given) at most `max_down` servers are down now.
     """
-    stats = stats_url or os.environ.get("AIDEON_PROXY_STATS_URL", "")
+    stats = stats_url or settings().text("AIDEON_PROXY_STATS_URL") or ""
     if prometheus_url:
         total = _prometheus(prometheus_url, query, float(timeout))
         return {"probe": "proxy_ejections", "source": "prometheus", "query": query, "ejections": total,

@@ -56,7 +56,7 @@ class RemoteTarget:
         kubeconfig = self.settings.kubeconfig
         if self.context == IN_CLUSTER and kubeconfig is None:
             return Connection(None, self.context, self.gateway_url)  # the pod's service account
-        path = kubeconfig or Path.home() / ".kube" / "config"
+        path = self.settings.kubeconfig_file
         if not path.is_file():
             raise InputFileError(path, "KUBECONFIG: no such kubeconfig")
         self.kubeconfig = path
