@@ -76,8 +76,16 @@ class ModelledCpu:
                     if self._stop.is_set():
                         break
             except Exception as exc:  # a 410 or a dropped connection: list again
+                if self._stop.is_set():
+                    return  # stopping (the cluster may already be gone)
                 self.errors.append(str(exc)[:200])
-                listed = self._core.list_pod_for_all_namespaces(label_selector=SERVICE_LABEL)
+                try:
+                    listed = self._core.list_pod_for_all_namespaces(label_selector=SERVICE_LABEL)
+                except Exception as relist:  # the API server is away: try again after a pause
+                    self.errors.append(str(relist)[:200])
+                    self._stop.wait(2.0)
+                    resource_version = None
+                    continue
                 with self._lock:
                     self.pods.clear()
                 for pod in listed.items:
