@@ -191,3 +191,15 @@ def test_an_slo_file_with_nothing_for_a_rehearsal_is_refused(manifests: Path, tm
     shutil.copyfile(REPO / "manifests" / "environments" / "staging" / "rehearsal.yaml", env / "rehearsal.yaml")
     with pytest.raises(InputFileError, match=r"local/slo\.yaml: slos: no SLO applies to a rehearsal run"):
         prepare(_opts(manifests, tmp_path, rehearsal=True))
+
+
+def test_rehearse_refuses_an_environment_without_a_rehearsal_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "reports"
+    assert main(["rehearse", "--env", "local", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["aideon-resilience: manifests/environments/local/rehearsal.yaml: no rehearsal configuration "
+                   "(expected users, ramp_seconds, experiments)"]
+    assert not out.exists()
