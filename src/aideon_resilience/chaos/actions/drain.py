@@ -15,6 +15,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import evidence, guard, k8s, node_targets, selectors, signals, undo
+from aideon_resilience.core.timeline import EvictionRefused
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -158,10 +159,10 @@ def _drain_one(
                 if status == 429:
                     pdb = _pdb_status(api.policy, pod)
                     last_refusal = {"at": time.time(), "node": node, "pod": ref, "pdb": pdb}
-                    evidence.emit({
-                        "t": last_refusal["at"], "kind": "eviction_refused", "namespace": pod.metadata.namespace,
-                        "pod": pod.metadata.name, "pdb": (pdb or {}).get("name"), "node": node,
-                    })  # fmt: skip
+                    evidence.emit(EvictionRefused(
+                        t=last_refusal["at"], namespace=pod.metadata.namespace, pod=pod.metadata.name,
+                        pdb=(pdb or {}).get("name"), node=node,
+                    ))
                     counters["refusals"] += 1
                     if len(refusals) < MAX_RECORDED_REFUSALS:
                         refusals.append(last_refusal)
