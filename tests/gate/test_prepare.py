@@ -191,3 +191,20 @@ def test_an_slo_file_with_nothing_for_a_rehearsal_is_refused(manifests: Path, tm
     shutil.copyfile(REPO / "manifests" / "environments" / "staging" / "rehearsal.yaml", env / "rehearsal.yaml")
     with pytest.raises(InputFileError, match=r"local/slo\.yaml: slos: no SLO applies to a rehearsal run"):
         prepare(_opts(manifests, tmp_path, rehearsal=True))
+
+
+def test_a_second_interrupt_during_the_release_releases_again() -> None:
+    from aideon_resilience.gate.run import _release
+
+    class Flaky:
+        calls = 0
+
+        def release(self, progress: object) -> None:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise KeyboardInterrupt
+
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        _release(Flaky(), lines.append)  # type: ignore[arg-type]
+    assert Flaky.calls == 2 and lines == ["interrupted while releasing the target: releasing it again before stopping"]

@@ -34,7 +34,7 @@ from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
 from aideon_resilience.gate.options import GateOptions, Progress
 from aideon_resilience.gate.prepare import Prepared, prepare
 from aideon_resilience.gate.status import RunStatus
-from aideon_resilience.gate.targets import Connection, LoadSpec, RunningLoad
+from aideon_resilience.gate.targets import Connection, LoadSpec, RunningLoad, Target
 
 BUDGETS_TIMEOUT_S = 180
 LAST_EXPERIMENT_MIN_S = 30  # no experiment starts with less of the gate's bound left
@@ -186,12 +186,23 @@ def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = N
     try:
         run = _observe(prep, opts, progress, status)
     finally:
-        prep.target.release(progress)
+        _release(prep.target, progress)
     if not run.runs:
         raise InfrastructureError("no chaos experiment ran")
     status.phase = "verdict"
     progress("evaluating the SLOs and writing the reports")
     return render_run(run.dir, baseline_run_dir=opts.baseline)
+
+
+def _release(target: Target, progress: Progress) -> None:
+    """Give the target back, also when a second interrupt arrives while doing so (a user pressing
+    Ctrl-C twice, or a runner's SIGTERM after a SIGINT): the release is started once more."""
+    try:
+        target.release(progress)
+    except KeyboardInterrupt:
+        progress("interrupted while releasing the target: releasing it again before stopping")
+        target.release(progress)
+        raise
 
 
 def _observe(prep: Prepared, opts: GateOptions, progress: Progress, status: RunStatus) -> _Run:
