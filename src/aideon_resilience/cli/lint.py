@@ -16,7 +16,7 @@ import typer
 import yaml
 
 from aideon_resilience.adapters import kustomize
-from aideon_resilience.core.lint import Finding, LintContext, Severity, lint, unknown_kinds
+from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, lint, unknown_kinds
 from aideon_resilience.core.shape import SHAPE_FILE, ClusterShape, load_cluster_shape
 from aideon_resilience.errors import InputFileError, UsageError
 
@@ -24,7 +24,7 @@ DEFAULT_NODES = 3
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif")
 
 
 def find_shape_file(path: Path) -> Path | None:
@@ -105,15 +105,38 @@ def context_for(path: Path, nodes: int | None) -> tuple[LintContext, str]:
 
 
 def _summary(path: Path, findings: list[Finding], origin: str) -> str:
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    warnings = len(findings) - errors
-    return f"{path}: {errors} error(s), {warnings} warning(s) (assuming {origin})"
+    counted = [f for f in findings if f.counts]
+    errors = sum(1 for f in counted if f.severity is Severity.ERROR)
+    warnings = len(counted) - errors
+    suppressed = len(findings) - len(counted)
+    extra = f", {suppressed} suppressed" if suppressed else ""
+    return f"{path}: {errors} error(s), {warnings} warning(s){extra} (assuming {origin})"
+
+
+def _explain(code: str) -> None:
+    from aideon_resilience.core.lint import docs
+
+    if code.lower() == "all":
+        typer.echo(docs.document(), nl=False)
+        return
+    try:
+        typer.echo(docs.explain_code(code), nl=False)
+    except KeyError:
+        raise UsageError(f"--explain: unknown rule code {code!r} (--explain all lists every rule)") from None
+
+
+def _check_disabled(codes: list[str]) -> None:
+    known = {r.code for r in RULES}
+    for code in codes:
+        if code.upper() not in known:
+            raise UsageError(f"--disable: unknown rule code {code!r} (--explain all lists every rule)")
 
 
 def lint_command(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH", help="kustomize directories or YAML files", show_default=False)
-    ],
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="kustomize directories or YAML files", show_default=False),
+    ] = None,
     nodes: Annotated[
         int | None,
         typer.Option(
@@ -124,30 +147,47 @@ def lint_command(
             ),
         ),
     ] = None,
-    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    output: Annotated[str, typer.Option("--format", help="text, json or sarif")] = "text",
+    disable: Annotated[
+        list[str] | None,
+        typer.Option("--disable", metavar="CODE", help="report findings of this rule as suppressed (repeatable)"),
+    ] = None,
+    explain: Annotated[
+        str | None,
+        typer.Option("--explain", metavar="CODE", help="print the doc of a rule (`all`: every rule) and exit"),
+    ] = None,
 ) -> None:
-    """Static resilience lint: PDBs, HPAs, anti-affinity, probes, requests, policies, deprecations.
+    """Static resilience lint: budgets, replicas, spreading, HPAs, probes, mesh, storage, drains, zones.
 
     Exit 0 with no error-severity finding, 1 with at least one, 2 on unusable input.
+    Suppressed findings (annotation lint.aideon.io/ignore with lint.aideon.io/ignore-reason, or
+    --disable) are listed but do not count.
     """
+    if explain is not None:
+        _explain(explain)
+        return
+    if not paths:
+        raise UsageError("lint: give at least one PATH (or --explain CODE)")
     if output not in FORMATS:
-        raise UsageError(f"--format: expected text or json, got {output!r}")
+        raise UsageError(f"--format: expected text, json or sarif, got {output!r}")
     if nodes is not None and nodes < 1:
         raise UsageError(f"--nodes: expected at least 1 schedulable node, got {nodes}")
+    disabled = [c.upper() for c in disable or []]
+    _check_disabled(disabled)
     runs: list[tuple[Path, list[Finding], str]] = []
     for path in paths:  # load everything first: bad input must not produce partial output
         objects = load_objects(path)
         context, origin = context_for(path, nodes)
-        runs.append((path, lint(objects, context), origin))
+        runs.append((path, lint(objects, context, disabled), origin))
     all_findings = [f for _, findings, _ in runs for f in findings]
     if output == "json":
-        typer.echo(json.dumps([f.model_dump(mode="json") for f in all_findings], indent=2))
+        typer.echo(json.dumps([f.contract() for f in all_findings], indent=2))
     else:
         for path, findings, origin in runs:
             for f in findings:
                 typer.echo(f.line())
             typer.echo(_summary(path, findings, origin))
-    if any(f.severity is Severity.ERROR for f in all_findings):
+    if any(f.severity is Severity.ERROR and f.counts for f in all_findings):
         raise typer.Exit(1)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, lint, unknown_kinds
+from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, docs, lint, unknown_kinds
 from aideon_resilience.core.lint.registry import rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -46,6 +46,22 @@ FAILING = [
     ("dep001-fail.yaml", "DEP001", "VirtualService/edge/gateway"),
     ("dep002-fail.yaml", "DEP002", "DestinationRule/edge/gateway"),
     ("kustomize-deprecated/kustomization.yaml", "DEP003", None),
+    ("rep001-fail.yaml", "REP001", "Deployment/shop/cart"),
+    ("pdb003-fail.yaml", "PDB003", "Deployment/shop/catalog"),
+    ("pdb004-fail.yaml", "PDB004", "PodDisruptionBudget/shop/catalog"),
+    ("pdb004-fail-minavailable.yaml", "PDB004", "PodDisruptionBudget/shop/catalog"),
+    ("pdb005-fail.yaml", "PDB005", "Deployment/shop/catalog"),
+    ("pdb005-fail-recreate.yaml", "PDB005", "Deployment/shop/catalog"),
+    ("aff003-fail.yaml", "AFF003", "Deployment/shop/checkout"),
+    ("aff004-fail.yaml", "AFF004", "Deployment/shop/checkout"),
+    ("hpa004-fail.yaml", "HPA004", "HorizontalPodAutoscaler/green/search"),
+    ("hpa004-fail-default-cpu.yaml", "HPA004", "HorizontalPodAutoscaler/green/search"),
+    ("wkl003-fail.yaml", "WKL003", "Deployment/shop/web"),
+    ("out001-fail.yaml", "OUT001", "DestinationRule/shop/reviews"),
+    ("sts001-fail.yaml", "STS001", "StatefulSet/data/db"),
+    ("sts001-fail-no-default.yaml", "STS001", "StatefulSet/data/db"),
+    ("lnt001-fail.yaml", "LNT001", "Deployment/ops/leader"),
+    ("lnt002-fail.yaml", "LNT002", "Deployment/ops/leader"),
 ]
 PASSING = [
     ("pdb001-pass.yaml", "PDB001"),
@@ -62,6 +78,18 @@ PASSING = [
     ("dep001-pass.yaml", "DEP001"),
     ("dep002-pass.yaml", "DEP002"),
     ("kustomize-current/kustomization.yaml", "DEP003"),
+    ("rep001-pass.yaml", "REP001"),
+    ("pdb003-pass.yaml", "PDB003"),
+    ("pdb004-pass.yaml", "PDB004"),
+    ("pdb005-pass.yaml", "PDB005"),
+    ("aff003-pass.yaml", "AFF003"),
+    ("aff004-pass.yaml", "AFF004"),
+    ("hpa004-pass.yaml", "HPA004"),
+    ("wkl003-pass.yaml", "WKL003"),
+    ("out001-pass.yaml", "OUT001"),
+    ("sts001-pass.yaml", "STS001"),
+    ("lnt001-pass.yaml", "LNT001"),
+    ("lnt002-pass.yaml", "LNT002"),
 ]
 
 
@@ -86,7 +114,10 @@ def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
 def test_codes_are_unique_and_severities_as_documented() -> None:
     assert len({r.code for r in RULES}) == len(RULES)
     errors = {r.code for r in RULES if r.severity is Severity.ERROR}
-    assert errors == {"PDB001", "PDB002", "HPA001", "HPA002", "AFF001", "WKL001", "WKL002"}
+    assert errors == {
+        "PDB001", "PDB002", "PDB003", "PDB004", "HPA001", "HPA002", "HPA004", "AFF001", "WKL001", "WKL002",
+        "STS001", "LNT001",
+    }
 
 
 def test_clean_fixture_has_no_finding_at_all() -> None:
@@ -132,7 +163,7 @@ def test_pdb_with_empty_selector_selects_the_whole_namespace() -> None:
 
 def test_findings_serialise_per_contract() -> None:
     (finding,) = [f for f in lint(load("hpa002-fail.yaml"), CONTEXT) if f.code == "HPA002"]
-    assert finding.model_dump(mode="json") == {
+    assert finding.contract() == {
         "code": "HPA002",
         "severity": "error",
         "object": {"kind": "HorizontalPodAutoscaler", "namespace": "green", "name": "search"},
@@ -163,7 +194,51 @@ def test_unknown_kinds_are_named_and_crds_in_the_input_make_kinds_known() -> Non
     assert unknown_kinds(load("clean.yaml")) == []
 
 
-def test_manifests_readme_documents_every_rule_with_its_severity() -> None:
-    readme = (Path(__file__).resolve().parents[3] / "manifests" / "README.md").read_text(encoding="utf-8")
+def test_docs_lint_md_is_the_generated_rule_docs() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "lint.md").read_text(encoding="utf-8")
+    assert text == docs.document(), "docs/lint.md is stale: aideon-resilience lint --explain all > docs/lint.md"
+
+
+def test_every_rule_is_documented_and_compared() -> None:
+    page = docs.document()
     for r in RULES:
-        assert f"| `{r.code}` | {r.severity.value} |" in readme, r.code
+        assert (len(r.doc) > 80 and "Fix:" in r.doc) or r.code.startswith("LNT"), r.code
+        assert r.upstream, r.code
+        assert f"| [`{r.code}`](#{r.code.lower()}) | {r.severity.value} |" in page
+        assert f"### {r.code}: {r.title}" in page
+    for tool_check in ("deployment-has-poddisruptionbudget", "no-anti-affinity", "pod-probes-identical",
+                       "deployment-replicas", "minimum-three-replicas", "pdb-unhealthy-pod-eviction-policy"):
+        assert tool_check in page
+
+
+def test_suppression_by_annotation_with_reason_is_listed_not_dropped() -> None:
+    findings = lint(load("lnt001-pass.yaml"), CONTEXT)
+    rep = [f for f in findings if f.code == "REP001"]
+    assert len(rep) == 1 and rep[0].suppressed is not None
+    assert rep[0].suppressed.by == "annotation" and "leader-elected" in rep[0].suppressed.reason
+    assert rep[0].line().startswith("suppressed warning REP001 Deployment/ops/leader: ")
+    assert not any(f.counts for f in findings if f.code in ("REP001", "NET001"))
+    assert findings[-1].suppressed is not None  # suppressed ones come after the counted ones
+
+
+def test_annotation_without_reason_suppresses_nothing() -> None:
+    findings = lint(load("lnt001-fail.yaml"), CONTEXT)
+    (rep,) = [f for f in findings if f.code == "REP001"]
+    assert rep.counts
+    (lnt,) = [f for f in findings if f.code == "LNT001"]
+    assert lnt.counts and lnt.severity is Severity.ERROR
+
+
+def test_lint_findings_cannot_be_suppressed_by_annotation() -> None:
+    objects = load("lnt002-fail.yaml")
+    objects[0]["metadata"]["annotations"]["lint.aideon.io/ignore"] += ",LNT002"
+    (lnt,) = [f for f in lint(objects, CONTEXT) if f.code == "LNT002"]
+    assert lnt.counts
+
+
+def test_disabled_codes_are_reported_as_suppressed() -> None:
+    findings = lint(load("pdb001-fail.yaml"), CONTEXT, disabled=["pdb001", "REP001"])
+    (pdb,) = [f for f in findings if f.code == "PDB001"]
+    assert pdb.suppressed is not None and pdb.suppressed.by == "disable" and "--disable PDB001" in pdb.suppressed.reason
+    assert all(f.counts for f in findings if f.code not in ("PDB001", "REP001"))
+    assert pdb.contract()["suppressed"] == {"by": "disable", "reason": "--disable PDB001"}
