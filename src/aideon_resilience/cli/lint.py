@@ -197,7 +197,7 @@ def lint_command(
         raise UsageError(f"--nodes: expected at least 1 schedulable node, got {nodes}")
     disabled = [c.upper() for c in disable or []]
     _check_disabled(disabled)
-    from aideon_resilience.core.lint import Severity, lint  # pydantic models: only when a lint runs
+    from aideon_resilience.core.lint import Severity, analysis_notes, lint  # pydantic: only when a lint runs
 
     traced = output == "sarif"
     contexts = [context_for(path, nodes) for path in paths]
@@ -206,18 +206,24 @@ def lint_command(
     with ThreadPoolExecutor(max_workers=min(4, len(paths))) as pool:
         loaded = list(pool.map(lambda p: load_objects(p, traced), paths))
     runs: list[tuple[Path, list[Finding], str]] = []
+    notes: list[list[str]] = []
     for path, sources, (context, origin) in zip(paths, loaded, contexts, strict=True):
-        findings = lint([o for o, _ in sources], context, disabled)
+        objects = [o for o, _ in sources]
+        findings = lint(objects, context, disabled)
         runs.append((path, _locate(findings, sources, path) if traced else findings, origin))
+        # the analyses' figures need the node size of a declared cluster shape
+        notes.append(analysis_notes(objects, context) if context.node_cpu_millis is not None else [])
     all_findings = [f for _, findings, _ in runs for f in findings]
     if output == "json":
         typer.echo(json.dumps([f.contract() for f in all_findings], indent=2))
     elif output == "sarif":
         typer.echo(json.dumps(_sarif(all_findings), indent=2))
     else:
-        for path, findings, origin in runs:
+        for (path, findings, origin), lines in zip(runs, notes, strict=True):
             for f in findings:
                 typer.echo(f.line())
+            for line in lines:
+                typer.echo(f"note {line}")
             typer.echo(_summary(path, findings, origin))
     if any(f.severity is Severity.ERROR and f.counts for f in all_findings):
         raise typer.Exit(1)

@@ -82,18 +82,18 @@ def _env_dir(tmp_path: Path, nodes: int) -> Path:
         "nodeAllocatable: {cpuMillis: 4000, memoryMiB: 8192, pods: 110}\n",
         encoding="utf-8",
     )
-    shutil.copy(FIXTURES / "clean.yaml", env / "web.yaml")  # required anti-affinity, maxReplicas 3
+    shutil.copy(FIXTURES / "clean.yaml", env / "web.yaml")  # required anti-affinity, maxReplicas 2
     return env
 
 
 def test_nodes_default_to_the_environment_cluster_shape(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = _env_dir(tmp_path, nodes=2)
+    env = _env_dir(tmp_path, nodes=1)
     code, out, _ = run(capsys, str(env / "web.yaml"))
     assert code == 1
     assert out.startswith("error AFF001 Deployment/shop/web: ")
-    assert f"2 nodes from {env / 'cluster-shape.yaml'}, 3 zones" in out
+    assert f"1 nodes from {env / 'cluster-shape.yaml'}, 3 zones" in out
     code, out, _ = run(capsys, str(env / "web.yaml"), "--nodes", "4")
     assert code == 0 and "AFF" not in out and "4 nodes from --nodes, 3 zones" in out
 

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, docs, lint, unknown_kinds
+from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, analysis_notes, docs, lint, unknown_kinds
 from aideon_resilience.core.lint.registry import rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONTEXT = LintContext(nodes=4, zones=3)
+SMALL = LintContext(nodes=2, zones=None, node_cpu_millis=1000, node_memory_mib=4096)  # two 1-CPU nodes
+CONTEXTS = {"drn001-fail.yaml": SMALL, "drn001-pass.yaml": SMALL}
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -62,6 +64,10 @@ FAILING = [
     ("sts001-fail-no-default.yaml", "STS001", "StatefulSet/data/db"),
     ("lnt001-fail.yaml", "LNT001", "Deployment/ops/leader"),
     ("lnt002-fail.yaml", "LNT002", "Deployment/ops/leader"),
+    ("drn001-fail.yaml", "DRN001", "Deployment/data/indexer"),
+    ("zon001-fail.yaml", "ZON001", "Deployment/edge/gateway"),
+    ("zon002-fail.yaml", "ZON002", "Deployment/edge/gateway"),
+    ("quo001-fail.yaml", "QUO001", "ResourceQuota/shop/compute"),
 ]
 PASSING = [
     ("pdb001-pass.yaml", "PDB001"),
@@ -90,12 +96,16 @@ PASSING = [
     ("sts001-pass.yaml", "STS001"),
     ("lnt001-pass.yaml", "LNT001"),
     ("lnt002-pass.yaml", "LNT002"),
+    ("drn001-pass.yaml", "DRN001"),
+    ("zon001-pass.yaml", "ZON001"),
+    ("zon002-pass.yaml", "ZON002"),
+    ("quo001-pass.yaml", "QUO001"),
 ]
 
 
 @pytest.mark.parametrize(("fixture", "code", "obj"), FAILING)
 def test_rule_fires_on_failing_fixture(fixture: str, code: str, obj: str | None) -> None:
-    findings = [f for f in lint(load(fixture), CONTEXT) if f.code == code]
+    findings = [f for f in lint(load(fixture), CONTEXTS.get(fixture, CONTEXT)) if f.code == code]
     assert findings, f"{code} did not fire on {fixture}"
     assert all(f.severity is rule(code).severity for f in findings)
     if obj is not None:
@@ -104,7 +114,7 @@ def test_rule_fires_on_failing_fixture(fixture: str, code: str, obj: str | None)
 
 @pytest.mark.parametrize(("fixture", "code"), PASSING)
 def test_rule_silent_on_passing_fixture(fixture: str, code: str) -> None:
-    assert code not in codes(lint(load(fixture), CONTEXT))
+    assert code not in codes(lint(load(fixture), CONTEXTS.get(fixture, CONTEXT)))
 
 
 def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
@@ -116,7 +126,7 @@ def test_codes_are_unique_and_severities_as_documented() -> None:
     errors = {r.code for r in RULES if r.severity is Severity.ERROR}
     assert errors == {
         "PDB001", "PDB002", "PDB003", "PDB004", "HPA001", "HPA002", "HPA004", "AFF001", "WKL001", "WKL002",
-        "STS001", "LNT001",
+        "STS001", "LNT001", "DRN001", "ZON001", "QUO001",
     }
 
 
@@ -242,3 +252,38 @@ def test_disabled_codes_are_reported_as_suppressed() -> None:
     assert pdb.suppressed is not None and pdb.suppressed.by == "disable" and "--disable PDB001" in pdb.suppressed.reason
     assert all(f.counts for f in findings if f.code not in ("PDB001", "REP001"))
     assert pdb.contract()["suppressed"] == {"by": "disable", "reason": "--disable PDB001"}
+
+
+def test_quota_message_names_what_the_maxima_need() -> None:
+    messages = [f.message for f in lint(load("quo001-fail.yaml"), CONTEXT) if f.code == "QUO001"]
+    assert any(m.startswith("requests.cpu 4 is below the 5000m") for m in messages)
+    assert any(m.startswith("pods 8 is below the 10") for m in messages)
+    assert not any("requests.memory" in m for m in messages)  # 10 x 512Mi = 5Gi fits 8Gi
+
+
+def test_drain_analysis_counts_nodes_that_drain_at_once() -> None:
+    from aideon_resilience.core.lint.feasibility import drain_limits
+    from aideon_resilience.core.lint.model import Inventory
+
+    inv = Inventory.from_objects(load("aff002-fail.yaml") + load("pdb001-pass.yaml"))
+    # aff002-fail: required hostname anti-affinity at HPA max 4 on 4 nodes; with a budget of 1 at the
+    # peak a second concurrent drain leaves two replacements unplaceable.
+    inv.pdbs.append({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "gateway", "namespace": "edge"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "gateway"}}},
+    })
+    limits = {d.scale: d for d in drain_limits(inv, CONTEXT)}
+    assert limits["peak"].nodes == 1 and "Deployment/gateway" in limits["peak"].limited_by
+    assert limits["minimum"].nodes > 1
+
+
+def test_notes_say_what_fits_after_a_zone_loss() -> None:
+    lines = analysis_notes(load("drn001-fail.yaml"), LintContext(nodes=3, zones=3, node_cpu_millis=1000,
+                                                                   node_memory_mib=4096))
+    assert lines[0].startswith("drains: at the minimum up to 1 of 3 node(s) at once")
+    assert lines[1].endswith("fit at the minimum and fit at the peak")
+    lines = analysis_notes(load("drn001-fail.yaml"), LintContext(nodes=2, zones=2, node_cpu_millis=1000,
+                                                                   node_memory_mib=4096))
+    assert lines[0].startswith("drains: at the minimum no node drains without a budget blocking or pods left Pending")
+    assert lines[1].endswith("do NOT fit at the minimum and do NOT fit at the peak")

@@ -77,3 +77,8 @@ def lint(objects: Iterable[KubeObject], context: LintContext, disabled: Iterable
             f.object.name,
         ),
     )
+
+
+def analysis_notes(objects: Iterable[KubeObject], context: LintContext) -> list[str]:
+    """The drain and zone-loss analyses as text lines (how many nodes drain at once, what fits)."""
+    return feasibility.notes(Inventory.from_objects(objects), context)
