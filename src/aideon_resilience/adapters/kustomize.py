@@ -19,6 +19,9 @@ from aideon_resilience.errors import InfrastructureError, InputFileError
 
 KubeObject = dict[str, Any]
 
+# libyaml's loader when PyYAML was built with it: about 4x faster on a rendered overlay, same result.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def cache_dir() -> Path:
     """Cache of built binaries (outside the repository)."""
@@ -38,7 +41,7 @@ def kubectl_path() -> str:
 
 def _parse(text: str, source: Path) -> list[KubeObject]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -122,7 +125,7 @@ def _pop_origin(obj: KubeObject, base: Path) -> Path | None:
 def document_lines(file: Path) -> list[tuple[str, str, int]]:
     """(kind, metadata.name, 1-based line where the document starts) of each document of a YAML file."""
     try:
-        nodes = list(yaml.compose_all(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(file.read_text(encoding="utf-8"), Loader=_LOADER))
     except (OSError, yaml.YAMLError):
         return []
     found: list[tuple[str, str, int]] = []

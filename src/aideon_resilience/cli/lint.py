@@ -6,7 +6,7 @@ kustomize field rule). The PATHs are rendered concurrently (kustomize runs as a 
 Exit 0 without counted error-severity findings, 1 with at least one, 2 on unusable input.
 
 Start-up matters here (the lint runs in editors and pre-commit hooks): this module imports only
-typer and the standard library at import time; the lint itself (pydantic models, PyYAML) is
+typer and the standard library at import time; the lint itself (its rules, PyYAML) is
 imported when the command runs.
 """
 
@@ -101,11 +101,14 @@ def load_objects(path: Path, traced: bool = False) -> list[Source]:
 
 def context_for(path: Path, nodes: int | None) -> tuple[LintContext, str]:
     """Lint assumptions for a PATH and a phrase saying where they come from."""
-    from aideon_resilience.core.lint import LintContext  # pydantic models: only when a lint runs
-    from aideon_resilience.core.shape import load_cluster_shape
+    from aideon_resilience.core.lint import LintContext  # the lint: only when it runs
 
     shape_file = find_shape_file(path)
-    shape = load_cluster_shape(shape_file) if shape_file is not None else None
+    shape = None
+    if shape_file is not None:
+        from aideon_resilience.core.shape import load_cluster_shape  # pydantic (about 0.1 s): only with a shape
+
+        shape = load_cluster_shape(shape_file)
     zones = shape.zone_count if shape is not None else None
     if nodes is not None:
         origin = f"{nodes} nodes from --nodes"
@@ -197,7 +200,7 @@ def lint_command(
         raise UsageError(f"--nodes: expected at least 1 schedulable node, got {nodes}")
     disabled = [c.upper() for c in disable or []]
     _check_disabled(disabled)
-    from aideon_resilience.core.lint import Severity, analysis_notes, lint  # pydantic: only when a lint runs
+    from aideon_resilience.core.lint import Severity, analysis_notes, lint  # the lint: only when it runs
 
     traced = output == "sarif"
     contexts = [context_for(path, nodes) for path in paths]
@@ -259,7 +262,7 @@ def _locate(findings: list[Finding], sources: list[Source], path: Path) -> list[
         where[r] = Location(file=_display_path(source), line=line)
     fallback_file = path if path.is_file() else _kustomization_file(path) or path
     fallback = Location(file=_display_path(fallback_file), line=1)
-    return [f.model_copy(update={"location": where.get(f.object, fallback)}) for f in findings]
+    return [f.with_location(where.get(f.object, fallback)) for f in findings]
 
 
 def _sarif(findings: list[Finding]) -> dict[str, Any]:

@@ -66,16 +66,14 @@ def apply(
     for f in findings:
         found = by_ref.get(f.object)
         if f.code in disabled:
-            yield f.model_copy(update={"suppressed": Suppression(by="disable", reason=f"--disable {f.code}")})
+            yield f.with_suppression(Suppression(by="disable", reason=f"--disable {f.code}"))
         elif (
             found is not None
             and not f.code.startswith(LINT_PREFIX)
             and f.code in ignored_codes(found)
             and ignore_reason(found)
         ):
-            yield f.model_copy(
-                update={"suppressed": Suppression(by="annotation", reason=ignore_reason(found))}
-            )
+            yield f.with_suppression(Suppression(by="annotation", reason=ignore_reason(found)))
         else:
             yield f
 
