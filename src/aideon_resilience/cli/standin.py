@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
@@ -50,6 +49,8 @@ def standin(
         print(f"standin {service} listening on http://{host}:{actual}", flush=True)
 
     try:
+        import asyncio  # the event loop (about 15 ms to import): only when a stand-in runs
+
         asyncio.run(serve(config, ready))
     except OSError as exc:
         from aideon_resilience.errors import InfrastructureError
