@@ -48,7 +48,7 @@ def gate(
     ] = None,
 ) -> None:
     """Run the pre-release resilience gate and write reports/<run-id>/."""
-    from aideon_resilience.gate import GateOptions, RunStatus, run_gate  # heavy: see the module note
+    from aideon_resilience.gate import GateOptions  # heavy: see the module note
 
     opts = GateOptions(
         env=env, context=context, manifests=manifests, out=out, baseline=baseline, chaos_dir=chaos_dir,
@@ -61,6 +61,8 @@ def gate(
 def execute(opts: GateOptions) -> None:
     """Run a gate or a rehearsal with live progress (plain lines without a terminal or in CI),
     print the verdict and exit with its code."""
+    from aideon_resilience.gate import RunStatus, run_gate  # heavy: see the module note
+
     status = RunStatus()
     if _err.is_terminal and not settings().in_ci:
         verdict = _run_live(opts, status)
