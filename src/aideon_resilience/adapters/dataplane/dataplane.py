@@ -42,7 +42,7 @@ from aideon_resilience.adapters.dataplane.proxy import (
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
-from aideon_resilience.adapters.standin.server import upstream_env_name
+from aideon_resilience.adapters.standin.upstream import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
 from aideon_resilience.core.timeline import TimelineEvent, parse_event
 from aideon_resilience.errors import InfrastructureError
