@@ -17,10 +17,10 @@ from aideon_resilience.adapters.dataplane.cpu import millicores, process_cpu_sec
 from aideon_resilience.adapters.dataplane.dataplane import DataPlaneOptions, DataPlaneState, read_state, write_state
 from aideon_resilience.adapters.dataplane.prometheus import render_config as render_prometheus
 from aideon_resilience.adapters.dataplane.prometheus import standin_targets
-from aideon_resilience.adapters.dataplane.proxy import (
+from aideon_resilience.adapters.dataplane.proxy import haproxy_binary
+from aideon_resilience.adapters.dataplane.proxy_config import (
     OutlierPolicy,
     ServiceProxy,
-    haproxy_binary,
     max_ejected,
     outlier_from_destination_rule,
     parse_duration,

@@ -29,14 +29,13 @@ from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.cpu import CpuFeedback
 from aideon_resilience.adapters.dataplane.prometheus import Prometheus
-from aideon_resilience.adapters.dataplane.proxy import (
+from aideon_resilience.adapters.dataplane.proxy import HAProxy, free_port
+from aideon_resilience.adapters.dataplane.proxy_config import (
     LOOPBACK,
-    HAProxy,
     OutlierPolicy,
     ProxySettings,
     ServiceProxy,
     connect_timeout_from_destination_rule,
-    free_port,
     outlier_from_destination_rule,
 )
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
