@@ -38,7 +38,8 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     connect_timeout_from_destination_rule,
     outlier_from_destination_rule,
 )
-from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
+from aideon_resilience.adapters.dataplane.runtime import PodRuntime
+from aideon_resilience.adapters.dataplane.standin_processes import standin_command
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.standin.upstream import upstream_env_name
