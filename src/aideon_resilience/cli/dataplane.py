@@ -61,7 +61,7 @@ def run(
 ) -> None:
     """Run the supervisor in the foreground (what `start` launches detached)."""
     from aideon_resilience.adapters.dataplane import default_workdir
-    from aideon_resilience.adapters.dataplane.dataplane import run_supervisor
+    from aideon_resilience.adapters.dataplane.supervisor import run_supervisor
     from aideon_resilience.adapters.localcluster import ClusterPaths
 
     opts = _options(namespace, timeout_server, cpu_period, no_prometheus, standin_arg or [])

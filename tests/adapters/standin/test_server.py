@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.adapters.standin.server import (
-    StandinConfig,
-    burn_cpu,
-    is_loopback_host,
-    upstreams_from_env,
-)
+from aideon_resilience.adapters.standin.server import StandinConfig, burn_cpu
+from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
 from aideon_resilience.errors import SafetyRefusal, UsageError
 
 from .conftest import Call, client, running
