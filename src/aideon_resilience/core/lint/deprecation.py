@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from aideon_resilience.core.lint.kinds import DEPRECATED_API_VERSIONS
 from aideon_resilience.core.lint.model import (
-    DEPRECATED_API_VERSIONS,
     KUSTOMIZE_KINDS,
     Finding,
     Inventory,
