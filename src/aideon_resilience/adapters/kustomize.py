@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from aideon_resilience.core.files import read_text
 from aideon_resilience.errors import InfrastructureError, InputFileError
 from aideon_resilience.settings import settings
 
@@ -53,7 +54,7 @@ def build(path: Path) -> list[KubeObject]:
     if not path.exists():
         raise InputFileError(path, "no such file or directory")
     if path.is_file():
-        return _parse(path.read_text(encoding="utf-8"), path)
+        return _parse(read_text(path), path)
     if not any((path / n).is_file() for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")):
         raise InputFileError(path, "not a kustomize directory (no kustomization.yaml)")
     proc = subprocess.run(

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from aideon_resilience.adapters import kustomize
+from aideon_resilience.core.files import mapping, parse, read_text
 from aideon_resilience.core.lint import Finding, LintContext, Severity, lint, unknown_kinds
 from aideon_resilience.core.shape import SHAPE_FILE, ClusterShape, load_cluster_shape
 from aideon_resilience.errors import InputFileError, UsageError
@@ -59,12 +59,7 @@ def kustomization_documents(root: Path) -> list[dict[str, Any]]:
         file = _kustomization_file(directory)
         if file is None:
             continue
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            raise InputFileError(file, "invalid YAML") from None
-        if not isinstance(data, dict):
-            raise InputFileError(file, "a kustomization must be a mapping")
+        data = mapping(parse(read_text(file), file, "yaml"), file, "a kustomization (a mapping)")
         kind = str(data.get("kind", "Kustomization"))
         version = "v1alpha1" if kind == "Component" else "v1beta1"
         api_version = data.get("apiVersion", f"kustomize.config.k8s.io/{version}")
