@@ -7,6 +7,7 @@ when present and the one on PATH otherwise.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any
 
 import yaml
 
-from aideon_resilience.core.files import read_text
+from aideon_resilience.core.files import mapping, parse, read_text
 from aideon_resilience.errors import InfrastructureError, InputFileError
 from aideon_resilience.settings import settings
 
 KubeObject = dict[str, Any]
 
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 def kubectl_path() -> str:
     built = settings().cache_dir / "bin" / "kubectl"
@@ -39,9 +42,9 @@ def _parse(text: str, source: Path) -> list[KubeObject]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputFileError(source, f"invalid YAML{where}") from None
     objects: list[KubeObject] = []
-    for doc in docs:
+    for i, doc in enumerate(docs, start=1):
         if not isinstance(doc, dict):
-            raise InputFileError(source, "a YAML document is not a mapping")
+            raise InputFileError(source, f"not a mapping but a {type(doc).__name__}", field=f"document {i}")
         if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             objects.extend(doc["items"])
         else:
@@ -55,12 +58,24 @@ def build(path: Path) -> list[KubeObject]:
         raise InputFileError(path, "no such file or directory")
     if path.is_file():
         return _parse(read_text(path), path)
-    if not any((path / n).is_file() for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")):
+    kustomization = next((path / n for n in KUSTOMIZATION_NAMES if (path / n).is_file()), None)
+    if kustomization is None:
         raise InputFileError(path, "not a kustomize directory (no kustomization.yaml)")
+    mapping(parse(read_text(kustomization), kustomization, "yaml"), kustomization, "a kustomization (a mapping)")
     proc = subprocess.run(
         [kubectl_path(), "kustomize", str(path)], capture_output=True, text=True, check=False, timeout=120
     )
     if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or ["kustomize failed"])[-1]
-        raise InputFileError(path, f"kustomize build failed: {first}")
+        raise InputFileError(path, f"kustomize build failed: {kustomize_error(proc.stderr)}")
     return _parse(proc.stdout, path)
+
+
+def kustomize_error(stderr: str) -> str:
+    """kubectl's (klog-formatted, often multi-line) error as one line: what failed, with the file it names."""
+    text = " ".join(stderr.split())
+    text = re.sub(r"^[EWI]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ", "", text)  # the klog header
+    text = re.sub(r'^"command failed" err=', "", text).strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    text = text.strip('"').replace("` ", "`").replace(" `", "`") or "kustomize failed"
+    return text if len(text) <= 300 else text[:299] + "…"

@@ -51,6 +51,21 @@ def max_node_share() -> float:
     return _share("AIDEON_CHAOS_MAX_NODE_SHARE")
 
 
+def check_limits(env: Settings | None = None) -> None:
+    """Every chaos limit read and checked now (SafetyRefusal naming the variable), as the gate does
+    before anything changes: a malformed limit must not surface mid-suite as a refused action."""
+    env = env or settings()
+    max_pod_share()
+    max_node_share()
+    for var in ("AIDEON_CHAOS_MAX_USERS", "AIDEON_CHAOS_MAX_LOAD_SECONDS"):
+        try:
+            value = env.int_value(var)
+        except UsageError as exc:
+            raise SafetyRefusal(exc.message) from None
+        if value < 1:
+            raise SafetyRefusal(f"environment: {var}: must be at least 1, got {env.text(var)}")
+
+
 def cap(total: int, share: float) -> int:
     """Largest number of targets out of `total` a single action may hit."""
     return math.floor(total * share + 1e-9)

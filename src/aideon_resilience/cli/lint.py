@@ -15,13 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from aideon_resilience.adapters import kustomize
+from aideon_resilience.adapters.kustomize import KUSTOMIZATION_NAMES
 from aideon_resilience.core.files import mapping, parse, read_text
 from aideon_resilience.core.lint import Finding, LintContext, Severity, lint, unknown_kinds
 from aideon_resilience.core.shape import SHAPE_FILE, ClusterShape, load_cluster_shape
 from aideon_resilience.errors import InputFileError, UsageError
 
 DEFAULT_NODES = 3
-KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 FORMATS = ("text", "json")
@@ -75,6 +75,8 @@ def kustomization_documents(root: Path) -> list[dict[str, Any]]:
 def load_objects(path: Path) -> list[dict[str, Any]]:
     """Rendered objects of a PATH plus its kustomization files; unknown kinds are unusable input."""
     objects = kustomize.build(path)
+    if not objects:
+        raise InputFileError(path, "no Kubernetes object to lint (an empty file or overlay)")
     unknown = unknown_kinds(objects)
     if unknown:
         raise InputFileError(path, f"unknown kind {unknown[0]}", field="kind")

@@ -43,7 +43,7 @@ def _urls(admin_url: str | list[str] | None) -> list[str]:
     return urls
 
 
-@undo.register("backend_recover")
+@undo.register("backend_recover", "url")
 def _undo_recover(params: dict[str, Any], data: dict[str, Any]) -> None:
     try:
         _post(str(params["url"]) + "/admin/recover")

@@ -33,7 +33,7 @@ class DrainTimedOut(ActivityFailed):
 
 
 
-@undo.register("uncordon_node")
+@undo.register("uncordon_node", "node")
 def _undo_uncordon(params: dict[str, Any], data: dict[str, Any]) -> None:
     api = node_targets.clients_for_step(data)
     try:

@@ -44,7 +44,7 @@ def _bounded(value: Any, what: str, limit: int) -> int:
     return n
 
 
-@undo.register("stop_process")
+@undo.register("stop_process", "pidfile")
 def _undo_stop(params: dict[str, Any], data: dict[str, Any]) -> None:
     pidfile = Path(str(params["pidfile"]))
     if not pidfile.is_file():

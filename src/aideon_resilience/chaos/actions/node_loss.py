@@ -30,7 +30,7 @@ def _localcluster() -> ModuleType | None:
     return local_nodes
 
 
-@undo.register("restore_node")
+@undo.register("restore_node", "node")
 def _undo_restore(params: dict[str, Any], data: dict[str, Any]) -> None:
     lc = _localcluster()
     if lc is None:
