@@ -53,7 +53,7 @@ def _kustomization_file(directory: Path) -> Path | None:
 
 def kustomization_documents(root: Path) -> list[Source]:
     """The kustomization files a directory is built from, following local directory references."""
-    import yaml  # PyYAML: only when a lint runs
+    from aideon_resilience.core.files import mapping, parse, read_text  # PyYAML: only when a lint runs
 
     seen: set[Path] = set()
     docs: list[Source] = []
@@ -66,12 +66,7 @@ def kustomization_documents(root: Path) -> list[Source]:
         file = _kustomization_file(directory)
         if file is None:
             continue
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            raise InputFileError(file, "invalid YAML") from None
-        if not isinstance(data, dict):
-            raise InputFileError(file, "a kustomization must be a mapping")
+        data = mapping(parse(read_text(file), file, "yaml"), file, "a kustomization (a mapping)")
         kind = str(data.get("kind", "Kustomization"))
         version = "v1alpha1" if kind == "Component" else "v1beta1"
         api_version = data.get("apiVersion", f"kustomize.config.k8s.io/{version}")
@@ -91,6 +86,8 @@ def load_objects(path: Path, traced: bool = False) -> list[Source]:
     from aideon_resilience.core.lint import unknown_kinds
 
     sources: list[Source] = kustomize.build_traced(path) if traced else [(o, None) for o in kustomize.build(path)]
+    if not sources:
+        raise InputFileError(path, "no Kubernetes object to lint (an empty file or overlay)")
     unknown = unknown_kinds([o for o, _ in sources])
     if unknown:
         raise InputFileError(path, f"unknown kind {unknown[0]}", field="kind")

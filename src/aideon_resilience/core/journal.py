@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aideon_resilience.core.files import read_text
 from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent
 from aideon_resilience.errors import InputFileError
 
@@ -243,10 +244,9 @@ def read_journal(path: Path, name: str | None = None) -> JournalSummary:
     The experiment's name defaults to the file's stem (``journals/node-drain.json`` ->
     ``node-drain``), or to its title for the default ``journal.json``.
     """
-    if not path.is_file():
-        raise InputFileError(path, "no such journal file")
+    text = read_text(path, "no such journal file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"not JSON (line {exc.lineno}): a truncated journal?") from None
     if name is None and path.stem != "journal":
