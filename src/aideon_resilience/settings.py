@@ -75,7 +75,8 @@ VARIABLES: tuple[Variable, ...] = (
        "The gateway the load targets (loopback; a port-forward for a remote cluster).", "gate"),
     _v("AIDEON_CHAOS_RUN_ID", "text", None, "Run id the chaos extension files its undo log under.", "gate"),
     _v("AIDEON_CHAOS_EVIDENCE_FILE", "path", None,
-       "Where actions append live evidence (timeline events); default beside the undo log.", "gate"),
+       "Where actions append live evidence (timeline events): the gate points it at the run's timeline; "
+       "default beside the undo log.", "gate"),
     _v("AIDEON_WINDOWS_FILE", "path", None, "Where Locust writes its windowed statistics (JSON lines).", "gate"),
     _v("AIDEON_LOCUSTFILE", "path", "loadtests/gateway.py", "Locustfile chaos load actions run.", "gate"),
     _v("AIDEON_LOAD_EXTERNAL", "flag", None,

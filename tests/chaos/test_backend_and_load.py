@@ -11,12 +11,13 @@ import pytest
 from aideon_resilience.chaos import rollback, undo
 from aideon_resilience.chaos.actions import fail_backend, recover_backend, start_load, stop_load
 from aideon_resilience.errors import SafetyRefusal
+from tests.chaos.fakekube import FakeKube
 from tests.chaos.loopback import serve
 
 ROUTES = {("POST", "/admin/fail"): (200, '{"failing": true}'), ("POST", "/admin/recover"): (200, '{"failing": false}')}
 
 
-def test_fail_then_recover_backend(undo_dir: Path) -> None:
+def test_fail_then_recover_backend(fake: FakeKube, undo_dir: Path) -> None:
     with serve(ROUTES) as (url, seen):
         out = fail_backend(url)
         assert out["backends"][0]["body"] == {"failing": True}
@@ -28,7 +29,7 @@ def test_fail_then_recover_backend(undo_dir: Path) -> None:
     json.dumps(out), json.dumps(back)
 
 
-def test_undo_replay_recovers_a_failed_backend(undo_dir: Path) -> None:
+def test_undo_replay_recovers_a_failed_backend(fake: FakeKube, undo_dir: Path) -> None:
     with serve(ROUTES) as (url, seen):
         fail_backend(url)
         result = rollback.replay(undo_dir)
@@ -44,7 +45,7 @@ def test_backend_must_be_loopback_and_explicit(undo_dir: Path) -> None:
     assert undo.pending_steps(undo_dir) == []
 
 
-def test_admin_error_is_an_activity_failure(undo_dir: Path) -> None:
+def test_admin_error_is_an_activity_failure(fake: FakeKube, undo_dir: Path) -> None:
     with serve({}) as (url, _seen), pytest.raises(Exception, match="answered 404"):
         fail_backend(url)
 
@@ -62,7 +63,7 @@ def test_load_is_bounded_and_loopback_only(undo_dir: Path, tmp_path: Path, monke
     assert undo.pending_steps(undo_dir) == []
 
 
-def test_started_load_is_stopped_by_stop_load(undo_dir: Path, tmp_path: Path) -> None:
+def test_started_load_is_stopped_by_stop_load(fake: FakeKube, undo_dir: Path, tmp_path: Path) -> None:
     # a locustfile with a user that never sends traffic: this checks the process control only
     lf = tmp_path / "idle.py"
     lf.write_text(

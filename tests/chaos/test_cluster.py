@@ -286,7 +286,7 @@ def test_context_not_allow_listed_is_refused_with_nothing_changed(env: Env, tmp_
     assert proc.wait(120) is not None
     summary = read_journal(tmp_path / "journal.json")
     assert summary.status == "interrupted"
-    assert [e for e in summary.events if e["kind"] == "chaos" and e["type"] == "action"] == []
+    assert [e for e in summary.events if e.kind == "chaos" and e.model_dump()["type"] == "action"] == []
     assert not env.unschedulable(x)
     assert env.pod_exists("only")
     assert "is not allow-listed" in (tmp_path / "chaos.log").read_text()

@@ -19,6 +19,7 @@ APP = {"app.kubernetes.io/name": "api-gateway"}
 
 
 def _gateway(fake: FakeKube, healthy: int = 2, desired: int = 1) -> None:
+    fake.core.namespaces[NS] = {"chaos.aideon.io/allowed": "true"}
     fake.core.pods[(NS, "gw-1")] = pod("gw-1", NS, "node-a1", APP)
     fake.core.pods[(NS, "gw-2")] = pod("gw-2", NS, "node-b1", APP)
     fake.core.pods[("kube-system", "ds-1")] = pod("ds-1", "kube-system", "node-a1", owner_kind="DaemonSet")

@@ -62,6 +62,7 @@ def test_load_control_drives_locust_and_the_client_probe_sees_a_failing_backend(
     gateway: str, undo_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIDEON_GATEWAY_URL", gateway)
+    monkeypatch.setenv("KUBERNETES_CONTEXT", "kwok-aideon")  # the load's action checks the context too
     monkeypatch.setenv("AIDEON_LOCUSTFILE", str(REPO / "loadtests" / "gateway.py"))
     monkeypatch.setenv("AIDEON_LOAD_USERS", "4")
     monkeypatch.setenv("AIDEON_LOAD_SPAWN_RATE", "4")

@@ -71,7 +71,38 @@ def test_rollback_command_exit_codes(undo_dir: Path, tmp_path: Path, capsys: pyt
     assert "missing: no such directory" in capsys.readouterr().err
     log = undo.start_run("run-3")
     log.record("no_such_kind", {}, "mystery step")
-    assert main(["rollback", str(undo_dir)]) == 3
+    assert main(["rollback", str(undo_dir)]) == 2  # a step this version cannot read: unusable input
     err = capsys.readouterr().err
-    assert "unknown undo step kind 'no_such_kind'" in err
+    assert "kind: unknown undo step kind 'no_such_kind'" in err and err.count("\n") == 1
     assert len(undo.pending_steps(undo_dir)) == 1
+    pidfile = tmp_path / "locust.pid.json"
+    pidfile.write_text("{broken")
+    log.record("stop_process", {"pidfile": str(pidfile)}, "stop a Locust run")
+    assert main(["rollback", str(undo_dir)]) == 3  # a step that failed: stays pending, run it again
+    err = capsys.readouterr().err
+    assert "FAILED: stop a Locust run" in err
+    assert len(undo.pending_steps(undo_dir)) == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)), b"[]", b'{"kind": "uncordon_node", ', b'{"kind": "uncordon_node", "params": {}}', b"{}"],
+    ids=["binary", "not-an-object", "truncated", "missing-param", "no-kind"],
+)
+def test_rollback_reports_an_unreadable_step_in_one_line_and_replays_the_others(
+    fake: FakeKube, undo_dir: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    drain_nodes(name="node-a1", timeout=5)  # a run killed right after its drain...
+    run_dir = undo.current().directory
+    bad = run_dir / f"{'9' * 20}-bad.undo.json"  # ...next to a step no one can read, replayed first
+    bad.write_bytes(content)
+    drain_nodes(name="node-b1", timeout=5)
+    undo.reset()
+    assert main(["rollback", str(undo_dir)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    assert str(bad) in lines[0] and "unreadable undo step" in lines[0] and "2 other step(s) rolled back" in lines[0]
+    assert "undone: uncordon node node-a1" in captured.out and "undone: uncordon node node-b1" in captured.out
+    assert not fake.core.nodes["node-a1"].spec.unschedulable and not fake.core.nodes["node-b1"].spec.unschedulable
+    assert [s.path for s in undo.pending_steps(undo_dir)] == [bad]  # left for a person to look at

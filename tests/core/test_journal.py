@@ -67,14 +67,14 @@ def test_a_clean_run_held_and_has_timeline_events() -> None:
     s = summarize_journal(_journal(), name="node-drain")
     assert s.held and not s.deviated and s.status == "completed"
     assert s.experiment == "node-drain" and s.title == "Draining a node"
-    chaos = [e for e in s.events if e["kind"] == "chaos"]
+    chaos = [e.model_dump() for e in s.events if e.kind == "chaos"]
     assert chaos == [
         {"t": BASE + 10, "kind": "chaos", "experiment": "node-drain", "activity": "drain-node", "type": "action",
          "start": BASE + 10, "end": BASE + 40, "status": "succeeded"},
         {"t": BASE + 110, "kind": "chaos", "experiment": "node-drain", "activity": "uncordon", "type": "rollback",
          "start": BASE + 110, "end": BASE + 111, "status": "succeeded"},
     ]  # fmt: skip
-    exp = s.events[-1]
+    exp = s.events[-1].model_dump()
     assert exp == {"t": BASE, "kind": "experiment", "experiment": "node-drain", "title": "Draining a node",
                    "start": BASE, "end": BASE + 120, "status": "completed", "deviated": False,
                    "held": True, "reasons": []}  # fmt: skip
@@ -84,7 +84,7 @@ def test_a_clean_run_held_and_has_timeline_events() -> None:
 def test_events_are_valid_timeline_events() -> None:
     run = [_run("drain-node", "action", "failed", T0, T0, "ActivityFailed: boom")]
     s = summarize_journal(_journal(run=run), name="node-drain")
-    parsed = [parse_event(json.dumps(e)) for e in s.events]
+    parsed = [parse_event(e.model_dump_json()) for e in s.events]
     timeline = Timeline.from_events(e for e in parsed if e is not None)
     assert len(parsed) == 3 and None not in parsed
     assert [a.activity for a in timeline.activities("node-drain", type_=None)] == ["drain-node", "uncordon"]
@@ -124,7 +124,8 @@ def test_steady_state_broken_before_the_method_does_not_hold() -> None:
     assert s.status == "completed" and s.before is not None and not s.before.met
     assert not s.held
     assert s.reasons() == ["steady state before the method not met: ready"]
-    assert s.events[-1]["held"] is False and s.events[-1]["reasons"] == s.reasons()
+    last = s.events[-1].model_dump()
+    assert last["held"] is False and last["reasons"] == s.reasons()
 
 
 def test_failed_activities_are_listed_with_their_error() -> None:
@@ -205,10 +206,11 @@ def test_reads_a_journal_written_by_chaos_run(tmp_path: Path) -> None:
     s = read_journal(journal)
     assert s.deviated and not s.held
     assert s.after is not None and not s.after.met
-    assert [(e["activity"], e["type"], e["status"]) for e in s.events if e["kind"] == "chaos"] == [
+    events = [e.model_dump() for e in s.events]
+    assert [(e["activity"], e["type"], e["status"]) for e in events if e["kind"] == "chaos"] == [
         ("break-it", "action", "succeeded"),
         ("heal-it", "rollback", "succeeded"),
     ]
-    assert all(isinstance(e["t"], float) and e["end"] >= e["start"] for e in s.events)
+    assert all(isinstance(e["t"], float) and e["end"] >= e["start"] for e in events)
     assert not flag.exists()
     assert proc.returncode in (0, 1)  # whatever it is, the verdict above came from the journal

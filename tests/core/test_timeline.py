@@ -96,7 +96,7 @@ def test_journal_reader_events_are_timeline_events() -> None:
         ],
         "rollbacks": [],
     }
-    events = [parse_event(json.dumps(e)) for e in summarize_journal(journal, name="pod-kill").events]
+    events = [parse_event(e.model_dump_json()) for e in summarize_journal(journal, name="pod-kill").events]
     tl = timeline([e.model_dump() for e in events if e is not None])
     assert isinstance(tl.experiment("pod-kill"), ExperimentEvent)
     assert [a.activity for a in tl.activities("pod-kill", "*kill*")] == ["kill-pods"]

@@ -14,6 +14,7 @@ from aideon_resilience.gate import GateOptions
 from aideon_resilience.gate.prepare import prepare
 from aideon_resilience.settings import Settings
 from tests.conftest import REPO
+from tests.kubeconfigs import api_server, write_kubeconfig
 
 
 @pytest.fixture()
@@ -74,9 +75,17 @@ def test_non_local_context_must_be_named_and_allow_listed(manifests: Path, tmp_p
     monkeypatch.setenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", "staging-eu")
     with pytest.raises(SafetyRefusal, match="set AIDEON_GATEWAY_URL"):
         prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu"))
-    prep = prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu",
-                         gateway_url="http://127.0.0.1:8080"))
+    kubeconfig = tmp_path / "kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with pytest.raises(InputFileError, match=r"kubeconfig: KUBECONFIG: no such kubeconfig"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu", gateway_url="http://127.0.0.1:8080"))
+    with api_server() as url:
+        write_kubeconfig(kubeconfig, url, "staging-eu")
+        prep = prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu",
+                             gateway_url="http://127.0.0.1:8080"))
     assert prep.context == "staging-eu"
+    with pytest.raises(InputFileError, match=r"kubeconfig: clusters\[c\]\.server: API server .* does not answer"):
+        prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu", gateway_url="http://127.0.0.1:8080"))
     shutil.rmtree(manifests / "loadgen")
     with pytest.raises(InputFileError, match=r"loadgen: --manifests: no load generator"):
         prepare(_opts(manifests, tmp_path, env="staging", context="staging-eu", gateway_url="http://127.0.0.1:8080"))
@@ -203,3 +212,20 @@ def test_rehearse_refuses_an_environment_without_a_rehearsal_in_one_line(
     assert err == ["aideon-resilience: manifests/environments/local/rehearsal.yaml: no rehearsal configuration "
                    "(expected users, ramp_seconds, experiments)"]
     assert not out.exists()
+
+
+def test_a_second_interrupt_during_the_release_releases_again() -> None:
+    from aideon_resilience.gate.run import _release
+
+    class Flaky:
+        calls = 0
+
+        def release(self, progress: object) -> None:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise KeyboardInterrupt
+
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        _release(Flaky(), lines.append)  # type: ignore[arg-type]
+    assert Flaky.calls == 2 and lines == ["interrupted while releasing the target: releasing it again before stopping"]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +52,21 @@ def max_node_share() -> float:
     return _share("AIDEON_CHAOS_MAX_NODE_SHARE")
 
 
+def check_limits(env: Settings | None = None) -> None:
+    """Every chaos limit read and checked now (SafetyRefusal naming the variable), as the gate does
+    before anything changes: a malformed limit must not surface mid-suite as a refused action."""
+    env = env or settings()
+    max_pod_share()
+    max_node_share()
+    for var in ("AIDEON_CHAOS_MAX_USERS", "AIDEON_CHAOS_MAX_LOAD_SECONDS"):
+        try:
+            value = env.int_value(var)
+        except UsageError as exc:
+            raise SafetyRefusal(exc.message) from None
+        if value < 1:
+            raise SafetyRefusal(f"environment: {var}: must be at least 1, got {env.text(var)}")
+
+
 def cap(total: int, share: float) -> int:
     """Largest number of targets out of `total` a single action may hit."""
     return math.floor(total * share + 1e-9)
@@ -75,11 +91,65 @@ def require_namespaces_opted_in(api: Any, namespaces: list[str]) -> None:
             if k8s.api_status(exc) == 404:
                 raise SafetyRefusal(f"namespace {ns!r} does not exist") from None
             raise
-        labels = (obj.metadata.labels or {}) if obj.metadata else {}
-        if labels.get(NAMESPACE_LABEL) != "true":
+        if not _opted_in(obj):
             raise SafetyRefusal(
                 f'namespace {ns!r} has not opted in to chaos (label {NAMESPACE_LABEL}="true" missing)'
             )
+
+
+def _opted_in(namespace: Any) -> bool:
+    labels = (namespace.metadata.labels or {}) if namespace.metadata else {}
+    return bool(labels.get(NAMESPACE_LABEL) == "true")
+
+
+class OptIns:
+    """Which namespaces have opted in to chaos, each read once (a drain asks for every pod it evicts)."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, namespace: str) -> bool:
+        if namespace not in self._known:
+            try:
+                self._known[namespace] = _opted_in(self.core.read_namespace(namespace))
+            except Exception as exc:
+                if k8s.api_status(exc) != 404:
+                    raise
+                self._known[namespace] = False
+        return self._known[namespace]
+
+
+@dataclass
+class Cleared:
+    """What `authorize` found: the allow-listed context, and the API clients to act through."""
+
+    context: str
+    secrets: dict[str, Any] | None = None
+    _api: k8s.KubeClients | None = None
+
+    @property
+    def api(self) -> k8s.KubeClients:
+        if self._api is None:
+            self._api = k8s.clients(self.secrets)
+        return self._api
+
+
+def authorize(action: str, secrets: dict[str, Any] | None = None,
+              namespaces: list[str | None] | tuple[str | None, ...] = ()) -> Cleared:
+    """The checks every mutating action makes itself before it changes anything, whether or not the
+    safety control ran (an experiment may lack it, misspell its module, or be driven from Python):
+    the kube context is allow-listed and every namespace the action names has opted in. Refuses
+    with SafetyRefusal; returns the context and the clients to act through."""
+    context = require_allowed_context(secrets)
+    cleared = Cleared(context, secrets)
+    names = sorted({n for n in namespaces if n})
+    if names:
+        try:
+            require_namespaces_opted_in(cleared.api.core, names)
+        except SafetyRefusal as exc:
+            raise SafetyRefusal(f"{action}: {exc}") from None
+    return cleared
 
 
 def require_node_share(hit: int, total: int) -> None:

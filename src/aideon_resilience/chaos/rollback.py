@@ -14,26 +14,30 @@ from aideon_resilience.chaos import (
     actions,  # noqa: F401  (registers every action's undo functions)
     scale,  # noqa: F401  (the in-cluster load generator's scale to zero)
 )
-from aideon_resilience.chaos.undo import UNDOERS, Step, mark_done, pending_steps
+from aideon_resilience.chaos.undo import UNDOERS, Step, mark_done, pending_steps, step_problem
 
 
 @dataclass
 class ReplayResult:
     undone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # steps that could not be read as written (path, field and problem): skipped, left pending
+    unreadable: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"undone": list(self.undone), "failed": list(self.failed)}
+        return {"undone": list(self.undone), "failed": list(self.failed), "unreadable": list(self.unreadable)}
 
 
 def replay(root: Path, steps: list[Step] | None = None) -> ReplayResult:
-    """Undo every pending step under root, newest first; a failed step stays pending."""
+    """Undo every pending step under root, newest first; a failed step stays pending, an unreadable
+    one is reported and skipped, and the others are replayed all the same."""
     result = ReplayResult()
     for step in steps if steps is not None else pending_steps(root):
-        fn = UNDOERS.get(step.kind)
-        if fn is None:
-            result.failed.append(f"{step.describe()}: unknown undo step kind {step.kind!r} ({step.path})")
+        problem = step_problem(step)
+        if problem is not None:
+            result.unreadable.append(f"{step.path}: {problem}")
             continue
+        fn = UNDOERS[step.kind]
         try:
             fn(step.params, step.data)
         except Exception as exc:

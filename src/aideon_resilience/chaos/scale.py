@@ -20,7 +20,7 @@ def scale_args(namespace: str, deployment: str, replicas: int) -> list[str]:
     return ["-n", namespace, "scale", f"deployment/{deployment}", f"--replicas={replicas}"]
 
 
-@undo.register(SCALE_TO_ZERO)
+@undo.register(SCALE_TO_ZERO, "namespace", "deployments")
 def scale_to_zero(params: dict[str, Any], data: dict[str, Any]) -> None:
     kubeconfig = Path(params["kubeconfig"]) if params.get("kubeconfig") else None
     context = params.get("context") or None

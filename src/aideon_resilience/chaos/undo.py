@@ -36,6 +36,7 @@ def default_root() -> Path:
 class Step:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # why the file could not be read as a step (it is then never replayed)
 
     @property
     def kind(self) -> str:
@@ -112,13 +113,43 @@ def pending_steps(root: Path) -> list[Step]:
         return []
     steps: list[Step] = []
     for path in root.rglob(f"*{PENDING_SUFFIX}"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            data = {"kind": "unreadable", "description": f"unreadable undo step {path}"}
-        steps.append(Step(path, data))
+        steps.append(read_step(path))
     steps.sort(key=lambda s: s.path.name, reverse=True)
     return steps
+
+
+def read_step(path: Path) -> Step:
+    """One step file; a file that is not a step (binary, not JSON, not an object, no kind, params
+    that are not an object) comes back with its `problem` set, never as an exception."""
+    unreadable = {"kind": "unreadable", "description": f"unreadable undo step {path}"}
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        return Step(path, unreadable, f"cannot be read ({exc.strerror or exc})")
+    except UnicodeDecodeError:
+        return Step(path, unreadable, "not UTF-8 text: a binary file?")
+    except json.JSONDecodeError as exc:
+        return Step(path, unreadable, f"invalid JSON (line {exc.lineno})")
+    if not isinstance(data, dict):
+        return Step(path, unreadable, f"expected a JSON object, got a {type(data).__name__}")
+    if not isinstance(data.get("kind"), str) or not data["kind"]:
+        return Step(path, {**unreadable, **data, "kind": "unreadable"}, "kind: missing")
+    if not isinstance(data.get("params", {}), dict):
+        return Step(path, {**data, "params": {}}, "params: expected an object")
+    return Step(path, data)
+
+
+def step_problem(step: Step) -> str | None:
+    """Why a step cannot be replayed as written (unreadable, unknown kind, a required parameter
+    missing), or None. Needs the undo functions registered (`chaos.rollback` imports them)."""
+    if step.problem is not None:
+        return step.problem
+    if step.kind not in UNDOERS:
+        return f"kind: unknown undo step kind {step.kind!r} (known: {', '.join(sorted(UNDOERS))})"
+    missing = [p for p in REQUIRED.get(step.kind, ()) if step.params.get(p) in (None, "")]
+    if missing:
+        return f"params.{missing[0]}: missing (a {step.kind} step needs {', '.join(REQUIRED[step.kind])})"
+    return None
 
 
 # --- the current run -------------------------------------------------------------------------
@@ -155,11 +186,13 @@ def reset() -> None:
 
 Undoer = Callable[[dict[str, Any], dict[str, Any]], None]
 UNDOERS: dict[str, Undoer] = {}
+REQUIRED: dict[str, tuple[str, ...]] = {}  # the params a step of each kind cannot be replayed without
 
 
-def register(kind: str) -> Callable[[Undoer], Undoer]:
+def register(kind: str, *required: str) -> Callable[[Undoer], Undoer]:
     def deco(fn: Undoer) -> Undoer:
         UNDOERS[kind] = fn
+        REQUIRED[kind] = required
         return fn
 
     return deco

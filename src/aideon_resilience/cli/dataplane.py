@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from aideon_resilience.errors import UsageError
+from aideon_resilience.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:
     from aideon_resilience.adapters.dataplane import DataPlaneOptions
@@ -21,7 +21,12 @@ _out = Console(highlight=False, soft_wrap=True)
 
 
 def _workdir(value: str | None) -> Path | None:
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise InputFileError(path, "not a directory", field="--workdir")
+    return path
 
 
 def _options(
@@ -61,12 +66,13 @@ def run(
 ) -> None:
     """Run the supervisor in the foreground (what `start` launches detached)."""
     from aideon_resilience.adapters.dataplane import default_workdir
-    from aideon_resilience.adapters.dataplane.dataplane import run_supervisor
+    from aideon_resilience.adapters.dataplane.supervisor import run_supervisor
     from aideon_resilience.adapters.localcluster import ClusterPaths
 
     opts = _options(namespace, timeout_server, cpu_period, no_prometheus, standin_arg or [])
+    chosen = _workdir(workdir)
     paths = ClusterPaths()
-    run_supervisor(paths, _workdir(workdir) or default_workdir(paths), opts)
+    run_supervisor(paths, chosen or default_workdir(paths), opts)
 
 
 @dataplane_app.command("start")
@@ -83,12 +89,13 @@ def start(
     from aideon_resilience.adapters.localcluster import LocalCluster
 
     opts = _options(namespace, timeout_server, cpu_period, no_prometheus, standin_arg or [])
+    chosen = _workdir(workdir)
     cluster = LocalCluster()
     if not cluster.healthy():
         from aideon_resilience.errors import ClusterError
 
         raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
-    st = start_dataplane(cluster.paths, opts, _workdir(workdir))
+    st = start_dataplane(cluster.paths, opts, chosen)
     _out.print(f"local data plane running (pid {st.pid}); prometheus: {st.prometheus_url or 'off'}")
     typer.echo(f"export AIDEON_GATEWAY_URL={st.gateway_url}")
 

@@ -34,6 +34,8 @@ def deploy(
 
 def _deploy(env: str, manifests: Path, context: str | None, timeout: float) -> None:
     from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, ensure_deployed, render_all
+    from aideon_resilience.adapters.kube.apply import default_kubeconfig
+    from aideon_resilience.adapters.kube.client import check_reachable
 
     if not manifests.is_dir():
         raise InputFileError(manifests, "not a directory", "--manifests")
@@ -49,6 +51,7 @@ def _deploy(env: str, manifests: Path, context: str | None, timeout: float) -> N
     # Render (and so validate) everything before anything changes.
     rendered = render_all(manifests, overlay)
     if not local:
+        check_reachable(default_kubeconfig(), context)  # before anything is applied
         deploy_overlay(manifests, overlay, None, context, timeout, _progress, rendered)
         _out.print(f"deployed {overlay}")
         return

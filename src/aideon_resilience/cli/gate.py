@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from aideon_resilience.cli.report import print_verdict
-from aideon_resilience.core.verdict import Verdict
-from aideon_resilience.gate import GateOptions, RunStatus, run_gate
-from aideon_resilience.gate.status import latest_window
 from aideon_resilience.settings import settings
+
+if TYPE_CHECKING:
+    from aideon_resilience.core.verdict import Verdict
+    from aideon_resilience.gate import GateOptions, RunStatus
+
+# The gate package imports the Kubernetes client, Locust's helpers and the report renderer
+# (matplotlib), about 0.7 s: the functions below import it when a gate runs, not at start-up.
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -46,6 +48,8 @@ def gate(
     ] = None,
 ) -> None:
     """Run the pre-release resilience gate and write reports/<run-id>/."""
+    from aideon_resilience.gate import GateOptions  # heavy: see the module note
+
     opts = GateOptions(
         env=env, context=context, manifests=manifests, out=out, baseline=baseline, chaos_dir=chaos_dir,
         locustfile=locustfile, gateway_url=settings().gateway_url, overlay=overlay,
@@ -57,6 +61,8 @@ def gate(
 def execute(opts: GateOptions) -> None:
     """Run a gate or a rehearsal with live progress (plain lines without a terminal or in CI),
     print the verdict and exit with its code."""
+    from aideon_resilience.gate import RunStatus, run_gate  # heavy: see the module note
+
     status = RunStatus()
     if _err.is_terminal and not settings().in_ci:
         verdict = _run_live(opts, status)
@@ -77,6 +83,8 @@ def status_text(status: RunStatus, last: str, now: float | None = None, label: s
     step = f"  experiment {status.index}/{status.total} {status.experiment}" if status.experiment else ""
     left = status.estimate_left_s(now)
     times = f"elapsed {_clock(status.elapsed_s(now))}" + (f"  left ~{_clock(left)}" if left is not None else "")
+    from aideon_resilience.gate.status import latest_window  # heavy: see the module note
+
     window = latest_window(status.windows_file)
     load = (f"  users {window.users}  error ratio {window.error_ratio:.1%}  {window.rps:.0f} req/s"
             if window is not None else "")
@@ -89,6 +97,11 @@ def _plain(status: RunStatus, line: str) -> None:
 
 
 def _run_live(opts: GateOptions, status: RunStatus) -> Verdict:
+    from rich.live import Live
+    from rich.text import Text
+
+    from aideon_resilience.gate import run_gate  # heavy: see the module note
+
     last = [""]
     with Live(console=_err, refresh_per_second=2, transient=True,
               get_renderable=lambda: Text(status_text(status, last[0],

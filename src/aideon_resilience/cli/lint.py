@@ -1,30 +1,35 @@
-"""`aideon-resilience lint PATH... [--nodes N] [--format text|json]`: static resilience lint.
+"""`aideon-resilience lint PATH... [--nodes N] [--format text|json|sarif] [--disable CODE] [--explain CODE]`.
 
 Each PATH (a kustomize directory or a YAML file) is rendered with the kustomize adapter and
 linted on its own, together with the kustomization files it is built from (for the deprecated
-kustomize field rule). Exit 0 without error-severity findings, 1 with at least one, 2 on
-unusable input.
+kustomize field rule). The PATHs are rendered concurrently (kustomize runs as a subprocess).
+Exit 0 without counted error-severity findings, 1 with at least one, 2 on unusable input.
+
+Start-up matters here (the lint runs in editors and pre-commit hooks): this module imports only
+typer and the standard library at import time; the lint itself (its rules, PyYAML) is
+imported when the command runs.
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
-from aideon_resilience.adapters import kustomize
-from aideon_resilience.core.lint import Finding, LintContext, Severity, lint, unknown_kinds
-from aideon_resilience.core.shape import SHAPE_FILE, ClusterShape, load_cluster_shape
 from aideon_resilience.errors import InputFileError, UsageError
 
+if TYPE_CHECKING:
+    from aideon_resilience.core.lint import Finding, LintContext
+
 DEFAULT_NODES = 3
+SHAPE_FILE = "cluster-shape.yaml"  # core.shape.SHAPE_FILE (kept here so --help imports nothing heavy)
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+FORMATS = ("text", "json", "sarif")
 
-
-FORMATS = ("text", "json")
+Source = tuple[dict[str, Any], Path | None]  # an object and the file it was read from
 
 
 def find_shape_file(path: Path) -> Path | None:
@@ -46,10 +51,12 @@ def _kustomization_file(directory: Path) -> Path | None:
     return None
 
 
-def kustomization_documents(root: Path) -> list[dict[str, Any]]:
+def kustomization_documents(root: Path) -> list[Source]:
     """The kustomization files a directory is built from, following local directory references."""
+    from aideon_resilience.core.files import mapping, parse, read_text  # PyYAML: only when a lint runs
+
     seen: set[Path] = set()
-    docs: list[dict[str, Any]] = []
+    docs: list[Source] = []
     pending = [root]
     while pending:
         directory = pending.pop().resolve()
@@ -59,16 +66,11 @@ def kustomization_documents(root: Path) -> list[dict[str, Any]]:
         file = _kustomization_file(directory)
         if file is None:
             continue
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            raise InputFileError(file, "invalid YAML") from None
-        if not isinstance(data, dict):
-            raise InputFileError(file, "a kustomization must be a mapping")
+        data = mapping(parse(read_text(file), file, "yaml"), file, "a kustomization (a mapping)")
         kind = str(data.get("kind", "Kustomization"))
         version = "v1alpha1" if kind == "Component" else "v1beta1"
         api_version = data.get("apiVersion", f"kustomize.config.k8s.io/{version}")
-        docs.append({**data, "apiVersion": api_version, "kind": kind, "metadata": {"name": str(file)}})
+        docs.append(({**data, "apiVersion": api_version, "kind": kind, "metadata": {"name": str(file)}}, file))
         for key in ("resources", "components", "bases"):
             for entry in data.get(key) or []:
                 candidate = directory / str(entry)
@@ -77,21 +79,33 @@ def kustomization_documents(root: Path) -> list[dict[str, Any]]:
     return docs
 
 
-def load_objects(path: Path) -> list[dict[str, Any]]:
-    """Rendered objects of a PATH plus its kustomization files; unknown kinds are unusable input."""
-    objects = kustomize.build(path)
-    unknown = unknown_kinds(objects)
+def load_objects(path: Path, traced: bool = False) -> list[Source]:
+    """Rendered objects of a PATH plus its kustomization files, each with its source file when
+    `traced` (SARIF); unknown kinds are unusable input."""
+    from aideon_resilience.adapters import kustomize  # PyYAML and subprocess: only when a lint runs
+    from aideon_resilience.core.lint import unknown_kinds
+
+    sources: list[Source] = kustomize.build_traced(path) if traced else [(o, None) for o in kustomize.build(path)]
+    if not sources:
+        raise InputFileError(path, "no Kubernetes object to lint (an empty file or overlay)")
+    unknown = unknown_kinds([o for o, _ in sources])
     if unknown:
         raise InputFileError(path, f"unknown kind {unknown[0]}", field="kind")
     if path.is_dir():
-        objects.extend(kustomization_documents(path))
-    return objects
+        sources.extend(kustomization_documents(path))
+    return sources
 
 
 def context_for(path: Path, nodes: int | None) -> tuple[LintContext, str]:
     """Lint assumptions for a PATH and a phrase saying where they come from."""
+    from aideon_resilience.core.lint import LintContext  # the lint: only when it runs
+
     shape_file = find_shape_file(path)
-    shape: ClusterShape | None = load_cluster_shape(shape_file) if shape_file is not None else None
+    shape = None
+    if shape_file is not None:
+        from aideon_resilience.core.shape import load_cluster_shape  # pydantic (about 0.1 s): only with a shape
+
+        shape = load_cluster_shape(shape_file)
     zones = shape.zone_count if shape is not None else None
     if nodes is not None:
         origin = f"{nodes} nodes from --nodes"
@@ -101,19 +115,51 @@ def context_for(path: Path, nodes: int | None) -> tuple[LintContext, str]:
         nodes, origin = DEFAULT_NODES, f"{DEFAULT_NODES} nodes (default; no {SHAPE_FILE} found)"
     if zones is not None:
         origin += f", {zones} zones"
-    return LintContext(nodes=nodes, zones=zones), origin
+    alloc = shape.node_allocatable if shape is not None else None
+    context = LintContext(
+        nodes=nodes,
+        zones=zones,
+        node_cpu_millis=alloc.cpu_millis if alloc is not None else None,
+        node_memory_mib=alloc.memory_mib if alloc is not None else None,
+    )
+    return context, origin
 
 
 def _summary(path: Path, findings: list[Finding], origin: str) -> str:
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    warnings = len(findings) - errors
-    return f"{path}: {errors} error(s), {warnings} warning(s) (assuming {origin})"
+    counted = [f for f in findings if f.counts]
+    errors = sum(1 for f in counted if f.severity.value == "error")
+    warnings = len(counted) - errors
+    suppressed = len(findings) - len(counted)
+    extra = f", {suppressed} suppressed" if suppressed else ""
+    return f"{path}: {errors} error(s), {warnings} warning(s){extra} (assuming {origin})"
+
+
+def _explain(code: str) -> None:
+    from aideon_resilience.core.lint import docs  # the rules and their docs: only for --explain
+
+    if code.lower() == "all":
+        typer.echo(docs.document(), nl=False)
+        return
+    try:
+        typer.echo(docs.explain_code(code), nl=False)
+    except KeyError:
+        raise UsageError(f"--explain: unknown rule code {code!r} (--explain all lists every rule)") from None
+
+
+def _check_disabled(codes: list[str]) -> None:
+    from aideon_resilience.core.lint import RULES  # the rules: only when a lint runs
+
+    known = {r.code for r in RULES}
+    for code in codes:
+        if code.upper() not in known:
+            raise UsageError(f"--disable: unknown rule code {code!r} (--explain all lists every rule)")
 
 
 def lint_command(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH", help="kustomize directories or YAML files", show_default=False)
-    ],
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="kustomize directories or YAML files", show_default=False),
+    ] = None,
     nodes: Annotated[
         int | None,
         typer.Option(
@@ -124,31 +170,109 @@ def lint_command(
             ),
         ),
     ] = None,
-    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    output: Annotated[str, typer.Option("--format", help="text, json or sarif")] = "text",
+    disable: Annotated[
+        list[str] | None,
+        typer.Option("--disable", metavar="CODE", help="report findings of this rule as suppressed (repeatable)"),
+    ] = None,
+    explain: Annotated[
+        str | None,
+        typer.Option("--explain", metavar="CODE", help="print the doc of a rule (`all`: every rule) and exit"),
+    ] = None,
 ) -> None:
-    """Static resilience lint: PDBs, HPAs, anti-affinity, probes, requests, policies, deprecations.
+    """Static resilience lint: budgets, replicas, spreading, HPAs, probes, mesh, storage, drains, zones.
 
     Exit 0 with no error-severity finding, 1 with at least one, 2 on unusable input.
+    Suppressed findings (annotation lint.aideon.io/ignore with lint.aideon.io/ignore-reason, or
+    --disable) are listed but do not count.
     """
+    if explain is not None:
+        _explain(explain)
+        return
+    if not paths:
+        raise UsageError("lint: give at least one PATH (or --explain CODE)")
     if output not in FORMATS:
-        raise UsageError(f"--format: expected text or json, got {output!r}")
+        raise UsageError(f"--format: expected text, json or sarif, got {output!r}")
     if nodes is not None and nodes < 1:
         raise UsageError(f"--nodes: expected at least 1 schedulable node, got {nodes}")
+    disabled = [c.upper() for c in disable or []]
+    _check_disabled(disabled)
+    from aideon_resilience.core.lint import Severity, analysis_notes, lint  # the lint: only when it runs
+
+    traced = output == "sarif"
+    contexts = [context_for(path, nodes) for path in paths]
+    # Load everything first (bad input must not produce partial output); kustomize runs as a
+    # subprocess per PATH, so the renders overlap.
+    with ThreadPoolExecutor(max_workers=min(4, len(paths))) as pool:
+        loaded = list(pool.map(lambda p: load_objects(p, traced), paths))
     runs: list[tuple[Path, list[Finding], str]] = []
-    for path in paths:  # load everything first: bad input must not produce partial output
-        objects = load_objects(path)
-        context, origin = context_for(path, nodes)
-        runs.append((path, lint(objects, context), origin))
+    notes: list[list[str]] = []
+    for path, sources, (context, origin) in zip(paths, loaded, contexts, strict=True):
+        objects = [o for o, _ in sources]
+        findings = lint(objects, context, disabled)
+        runs.append((path, _locate(findings, sources, path) if traced else findings, origin))
+        # the analyses' figures need the node size of a declared cluster shape
+        notes.append(analysis_notes(objects, context) if context.node_cpu_millis is not None else [])
     all_findings = [f for _, findings, _ in runs for f in findings]
     if output == "json":
-        typer.echo(json.dumps([f.model_dump(mode="json") for f in all_findings], indent=2))
+        typer.echo(json.dumps([f.contract() for f in all_findings], indent=2))
+    elif output == "sarif":
+        typer.echo(json.dumps(_sarif(all_findings), indent=2))
     else:
-        for path, findings, origin in runs:
+        for (path, findings, origin), lines in zip(runs, notes, strict=True):
             for f in findings:
                 typer.echo(f.line())
+            for line in lines:
+                typer.echo(f"note {line}")
             typer.echo(_summary(path, findings, origin))
-    if any(f.severity is Severity.ERROR for f in all_findings):
+    if any(f.severity is Severity.ERROR and f.counts for f in all_findings):
         raise typer.Exit(1)
+
+
+def _display_path(file: Path) -> str:
+    """Relative to the working directory when under it (what code scanning expects), else absolute."""
+    resolved = file.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def _locate(findings: list[Finding], sources: list[Source], path: Path) -> list[Finding]:
+    """Findings with the file and line of their object's document (the PATH itself where the
+    source is unknown, e.g. objects kustomize generates)."""
+    from aideon_resilience.adapters.kustomize import document_lines
+    from aideon_resilience.core.lint.model import Location, ObjectRef, ref
+
+    lines: dict[Path, list[tuple[str, str, int]]] = {}
+    where: dict[ObjectRef, Location] = {}
+    for obj, source in sources:
+        r = ref(obj)
+        if source is None or r in where:
+            continue
+        if source not in lines:
+            lines[source] = document_lines(source) if source.suffix in (".yaml", ".yml") else []
+        docs = [(kind, name, line) for kind, name, line in lines[source] if kind == r.kind]
+        exact = [line for _, name, line in docs if name == r.name]
+        near = [line for _, name, line in docs if name and name in r.name]  # namePrefix / nameSuffix
+        line = (exact or near or [d[2] for d in docs] or [1])[0]
+        where[r] = Location(file=_display_path(source), line=line)
+    fallback_file = path if path.is_file() else _kustomization_file(path) or path
+    fallback = Location(file=_display_path(fallback_file), line=1)
+    return [f.with_location(where.get(f.object, fallback)) for f in findings]
+
+
+def _sarif(findings: list[Finding]) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from aideon_resilience.core.lint import RULES
+    from aideon_resilience.core.lint.sarif import sarif_log
+
+    try:
+        tool_version = version("aideon-resilience")
+    except PackageNotFoundError:
+        tool_version = "0"
+    return sarif_log(findings, RULES, tool_version)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,9 @@ harness become one line on stderr and the exit code their class carries.
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -28,8 +30,24 @@ for _module in (cluster, dataplane, deploy, gate, rehearse, lint, report, rollba
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a CI runner sends on cancel), raised like an interrupt so that every
+    `finally` runs: the gate stops its load, the sampler and the target it started."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated("SIGTERM received")
+
+
+def handle_sigterm() -> None:
+    """SIGTERM interrupts the command the way SIGINT does (the process's own CLI run only)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the process exit code."""
+    if argv is None:
+        handle_sigterm()
     try:
         result = app(args=argv, standalone_mode=False)
     except AideonError as exc:
@@ -37,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except typer.Exit as exc:
         code = exc.exit_code
+    except Terminated:
+        _err.print("aideon-resilience: terminated (SIGTERM); what the command started was stopped", markup=False)
+        code = 143
     except (typer.Abort, KeyboardInterrupt):
         _err.print("aideon-resilience: interrupted", markup=False)
         code = 130

@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from aideon_resilience.cli.gate import execute
-from aideon_resilience.gate import GateOptions
 
 
 def rehearse(
@@ -32,6 +31,8 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="keep the rehearsal cluster afterwards")] = False,
 ) -> None:
     """Rehearse the chaos suite on a local cluster of the environment's shape under modelled load."""
+    from aideon_resilience.gate import GateOptions  # heavy: the gate package (see cli/gate.py)
+
     execute(GateOptions(
         env=env, manifests=manifests, out=out, chaos_dir=chaos_dir, rehearsal=True, users=users, keep=keep,
         experiments=[e.strip() for e in experiments.split(",") if e.strip()] if experiments else None,

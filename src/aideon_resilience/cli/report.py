@@ -9,14 +9,13 @@ verdict and exits with its code: 0 pass, 1 fail, 3 inconclusive; 2 on unusable i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from aideon_resilience.core.report import render_run
-from aideon_resilience.core.rundir import HTML_FILE
-from aideon_resilience.core.verdict import Verdict
+if TYPE_CHECKING:
+    from aideon_resilience.core.verdict import Verdict
 
 
 def report(
@@ -29,6 +28,8 @@ def report(
     ] = None,
 ) -> None:
     """Re-render a run's reports from its raw data; exit code is the verdict."""
+    from aideon_resilience.core.report import render_run  # matplotlib (about 0.4 s): only when rendering
+
     verdict = render_run(run_dir, baseline_run_dir=baseline, slo_path=slo)
     print_verdict(verdict, run_dir)
     raise typer.Exit(verdict.exit_code)
@@ -36,6 +37,8 @@ def report(
 
 def print_verdict(verdict: Verdict, run_dir: Path) -> None:
     """The verdict, one line per SLO and the regressions, as `report` and `gate` show them."""
+    from aideon_resilience.core.rundir import HTML_FILE
+
     out = Console(highlight=False, soft_wrap=True)
     out.print(
         f"verdict {verdict.verdict.value} (score {verdict.score * 100:.0f}%, "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aideon_resilience.errors import InfrastructureError, InputFileError
+from aideon_resilience.errors import InfrastructureError, InputFileError, UsageError
 
 
 def rollback(
@@ -28,13 +28,15 @@ def rollback(
     from aideon_resilience.chaos import rollback, undo
 
     root = run_dir if run_dir is not None else undo.default_root()
-    if run_dir is not None and not run_dir.is_dir():
+    if run_dir is not None and not run_dir.exists():
         raise InputFileError(run_dir, "no such directory")
+    if run_dir is not None and not run_dir.is_dir():
+        raise InputFileError(run_dir, "not a directory (give a run directory or an undo log)")
     steps = undo.pending_steps(root)
     if not steps:
         typer.echo(f"nothing to roll back under {root}")
         return
-    result = rollback.replay(root, steps)
+    result = rollback.replay(root, steps)  # an unreadable step is skipped: the others are replayed
     for line in result.undone:
         typer.echo(f"undone: {line}")
     for line in result.failed:
@@ -43,6 +45,10 @@ def rollback(
         raise InfrastructureError(
             f"{len(result.failed)} of {len(steps)} undo steps under {root} failed; they stay pending"
         )
+    if result.unreadable:
+        others = f"; {len(result.unreadable) - 1} more unreadable" if len(result.unreadable) > 1 else ""
+        raise UsageError(f"{result.unreadable[0]} (unreadable undo step, left pending; "
+                         f"{len(result.undone)} other step(s) rolled back{others})")
     typer.echo(f"rolled back {len(result.undone)} step(s) under {root}")
 
 

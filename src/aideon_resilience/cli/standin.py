@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
@@ -23,7 +22,9 @@ def standin(
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the latency draws")] = None,
 ) -> None:
     """Run the stand-in of SERVICE: gateway routes, /health, /ready, /metrics, /admin/{fail,hang,recover}."""
-    from aideon_resilience.adapters.standin.server import StandinConfig, is_loopback_host, serve, upstreams_from_env
+    from aideon_resilience.adapters.localcluster.cluster import port_in_use
+    from aideon_resilience.adapters.standin.server import StandinConfig, serve
+    from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
     from aideon_resilience.core.profiles import PROFILES
     from aideon_resilience.errors import SafetyRefusal
 
@@ -35,6 +36,8 @@ def standin(
         raise UsageError("standin: --cpu-scale and --latency-scale must be >= 0, --upstream-timeout > 0")
     if not is_loopback_host(host):
         raise SafetyRefusal(f"standin: --host: refusing non-loopback address {host!r} (loopback only)")
+    if port and port_in_use(port, host):
+        raise UsageError(f"standin: --port: {host}:{port} is already in use")
     config = StandinConfig(
         service=service,
         host=host,
@@ -50,6 +53,8 @@ def standin(
         print(f"standin {service} listening on http://{host}:{actual}", flush=True)
 
     try:
+        import asyncio  # the event loop (about 15 ms to import): only when a stand-in runs
+
         asyncio.run(serve(config, ready))
     except OSError as exc:
         from aideon_resilience.errors import InfrastructureError

@@ -17,12 +17,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aideon_resilience.core.files import in_directory, load_model
 from aideon_resilience.core.loadshape import STAGE_FRACTIONS, ramp_seconds
 from aideon_resilience.core.plan import WorkerCapacity, load_capacity, workers_needed
-from aideon_resilience.errors import InputFileError, from_validation
+from aideon_resilience.errors import InputFileError
 
 GATE_FILE = "gate.yaml"
 MAX_USERS = 1_000_000
@@ -177,19 +177,9 @@ def resolve_load(config: GateConfig, capacity: WorkerCapacity) -> GateConfig:
 def load_gate_config(path: Path, capacity: WorkerCapacity | None = None) -> GateConfig:
     """Load `gate.yaml` (a file, or an environment directory holding one), `auto` workers resolved
     and the load checked against the gate's bound and the measured worker capacity."""
-    file = path / GATE_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise InputFileError(file, "no gate configuration (expected experiments, load)")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise InputFileError(file, "invalid YAML") from None
-    if not isinstance(data, dict):
-        raise InputFileError(file, "expected a mapping with experiments and load")
-    try:
-        config = GateConfig.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation(file, exc) from None
+    file = in_directory(path, GATE_FILE)
+    config = load_model(file, GateConfig, "a mapping with experiments and load",
+                        missing="no gate configuration (expected experiments, load)")
     config = resolve_load(config, capacity or load_capacity())
     problem = _load_problem(config, capacity or load_capacity())
     if problem is not None:

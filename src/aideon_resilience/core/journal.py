@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aideon_resilience.core.files import read_text
+from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent
 from aideon_resilience.errors import InputFileError
 
 STATUSES = ("completed", "failed", "aborted", "interrupted")
@@ -56,7 +58,7 @@ class JournalSummary(BaseModel):
     rollbacks_run: int = 0
     start: float
     end: float
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[ChaosActivity | ExperimentEvent] = Field(default_factory=list)
 
     def reasons(self) -> list[str]:
         """Why the experiment did not hold, one short phrase each (empty when it held)."""
@@ -172,7 +174,7 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
             for p in state.probes:
                 if p.status != "succeeded":
                     failed.append(FailedActivity(name=p.name, type="probe", phase=phase, status=p.status))  # type: ignore[arg-type]
-    events: list[dict[str, Any]] = []
+    events: list[ChaosActivity | ExperimentEvent] = []
     unmet: list[str] = []
     for key, phase in (("run", "method"), ("rollbacks", "rollback")):
         runs = journal.get(key) or []
@@ -188,18 +190,11 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
             if run_start is None:
                 raise InputFileError(source, "missing", f"{key}[{i}].start")
             run_end = _ts(run.get("end"), source, f"{key}[{i}].end") or run_start
-            events.append(
-                {
-                    "t": run_start,
-                    "kind": "chaos",
-                    "experiment": exp_name,
-                    "activity": _name(run),
-                    "type": kind,
-                    "start": run_start,
-                    "end": run_end,
-                    "status": "succeeded" if run_status == "succeeded" else "failed",
-                }
-            )
+            events.append(ChaosActivity(
+                t=run_start, experiment=exp_name, activity=_name(run),
+                type=kind if kind in ("action", "probe", "rollback") else "action",  # type: ignore[arg-type]
+                start=run_start, end=run_end, status="succeeded" if run_status == "succeeded" else "failed",
+            ))
             output = run.get("output")
             if kind == "probe" and isinstance(output, dict) and output.get("ok") is False:
                 unmet.append(_name(run))
@@ -219,20 +214,8 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
     end = _ts(journal.get("end"), source, "end")
     if end is None:
         duration = journal.get("duration")
-        last = max((e["end"] for e in events), default=start)
+        last = max((e.end for e in events), default=start)
         end = start + float(duration) if isinstance(duration, int | float) else last
-    events.append(
-        {
-            "t": start,
-            "kind": "experiment",
-            "experiment": exp_name,
-            "title": title,
-            "start": start,
-            "end": end,
-            "status": str(status),
-            "deviated": deviated,
-        }
-    )
     summary = JournalSummary(
         experiment=exp_name,
         title=title,
@@ -248,7 +231,10 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
         end=end,
         events=events,
     )
-    summary.events[-1].update(held=summary.held, reasons=summary.reasons())  # the experiment event above
+    summary.events.append(ExperimentEvent(
+        t=start, experiment=exp_name, title=title, start=start, end=end, status=str(status), deviated=deviated,
+        held=summary.held, reasons=summary.reasons(),
+    ))
     return summary
 
 
@@ -258,10 +244,9 @@ def read_journal(path: Path, name: str | None = None) -> JournalSummary:
     The experiment's name defaults to the file's stem (``journals/node-drain.json`` ->
     ``node-drain``), or to its title for the default ``journal.json``.
     """
-    if not path.is_file():
-        raise InputFileError(path, "no such journal file")
+    text = read_text(path, "no such journal file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"not JSON (line {exc.lineno}): a truncated journal?") from None
     if name is None and path.stem != "journal":

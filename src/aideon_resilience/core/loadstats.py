@@ -59,13 +59,13 @@ def iter_windows(path: Path) -> Iterator[WindowStat]:
     """Read a windows file; a malformed line names the file and line."""
     if not path.is_file():
         raise InputFileError(path, "no such windows file")
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 yield WindowStat.model_validate(json.loads(line))
-            except (json.JSONDecodeError, ValidationError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
                 problem = f"line {lineno}: not a window record ({exc.__class__.__name__})"
                 raise InputFileError(path, problem) from None
 

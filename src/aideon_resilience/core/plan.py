@@ -11,13 +11,13 @@ real services; the plan says so wherever it prints a figure derived from them.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.core.files import mapping, parse, read_text
 from aideon_resilience.core.profiles import PROFILES, replica_rps, service_rps_per_user
 from aideon_resilience.errors import InputFileError
 
@@ -43,15 +43,10 @@ def load_capacity(path: Path | None = None) -> WorkerCapacity:
         text = resources.files("aideon_resilience.core").joinpath("capacity.json").read_text(encoding="utf-8")
         source: object = "aideon_resilience/core/capacity.json"
     else:
-        if not path.is_file():
-            raise InputFileError(path, "no such capacity file")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, "no such capacity file")
         source = path
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(source, f"invalid JSON (line {exc.lineno})") from None
-    worker = data.get("worker") if isinstance(data, dict) else None
+    data = mapping(parse(text, source, "json"), source, "an object with a `worker` object")
+    worker = data.get("worker")
     if not isinstance(worker, dict):
         raise InputFileError(source, "expected an object with a `worker` object", field="worker")
     fields = {

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aideon_resilience.core.files import load_model
 from aideon_resilience.core.gateconfig import MAX_GATE_SECONDS, MAX_USERS, GateConfig, LoadConfig
 from aideon_resilience.core.loadmodel import UserSchedule
-from aideon_resilience.errors import InputFileError, from_validation
 
 REHEARSAL_FILE = "rehearsal.yaml"
 MAX_MODELLED_USERS = 10_000_000
@@ -86,16 +85,5 @@ class RehearsalConfig(BaseModel):
 
 def load_rehearsal_config(env_dir: Path) -> RehearsalConfig:
     """Load an environment's `rehearsal.yaml`."""
-    file = env_dir / REHEARSAL_FILE
-    if not file.is_file():
-        raise InputFileError(file, "no rehearsal configuration (expected users, ramp_seconds, experiments)")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise InputFileError(file, "invalid YAML") from None
-    if not isinstance(data, dict):
-        raise InputFileError(file, "expected a mapping with users, ramp_seconds and experiments")
-    try:
-        return RehearsalConfig.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation(file, exc) from None
+    return load_model(env_dir / REHEARSAL_FILE, RehearsalConfig, "a mapping with users, ramp_seconds and experiments",
+                      missing="no rehearsal configuration (expected users, ramp_seconds, experiments)")

@@ -19,17 +19,17 @@ empty) is missing evidence: the SLO families needing it are inconclusive (exit 3
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from aideon_resilience.core.evaluate import RunData
+from aideon_resilience.core.files import load_model
 from aideon_resilience.core.loadstats import WindowStat, read_windows
 from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
 from aideon_resilience.core.timeline import Timeline, load_timeline
-from aideon_resilience.errors import InputFileError, from_validation
+from aideon_resilience.errors import InputFileError
 
 RUN_FILE = "run.json"
 WINDOWS_FILE = "locust-windows.jsonl"
@@ -91,12 +91,7 @@ def load_meta(run_dir: Path) -> RunMeta:
         raise InputFileError(run_dir, "not a run directory")
     if not file.is_file():
         raise InputFileError(file, "no run metadata: not a run directory")
-    try:
-        return RunMeta.model_validate(json.loads(file.read_text(encoding="utf-8")))
-    except json.JSONDecodeError:
-        raise InputFileError(file, "not valid JSON") from None
-    except ValidationError as exc:
-        raise from_validation(file, exc) from None
+    return load_model(file, RunMeta, "a JSON object with run_id, env and started")
 
 
 def _present(path: Path) -> bool:

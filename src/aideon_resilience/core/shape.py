@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from aideon_resilience.errors import InputFileError, from_validation
+from aideon_resilience.core.files import in_directory, load_model
 
 SHAPE_FILE = "cluster-shape.yaml"
 
@@ -41,16 +40,5 @@ class ClusterShape(BaseModel):
 
 def load_cluster_shape(path: Path) -> ClusterShape:
     """Load a shape from a `cluster-shape.yaml` file or an environment directory holding one."""
-    file = path / SHAPE_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise InputFileError(file, "no cluster shape file (expected nodes, zones, nodeAllocatable)")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputFileError(file, f"invalid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise InputFileError(file, "expected a mapping with nodes, zones, nodeAllocatable")
-    try:
-        return ClusterShape.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation(file, exc) from None
+    return load_model(in_directory(path, SHAPE_FILE), ClusterShape, "a mapping with nodes, zones, nodeAllocatable",
+                      missing="no cluster shape file (expected nodes, zones, nodeAllocatable)")

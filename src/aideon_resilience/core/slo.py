@@ -27,9 +27,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aideon_resilience.core.files import in_directory, load_model
 from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
@@ -249,28 +249,20 @@ def _field_path(data: object, loc: tuple[int | str, ...]) -> str:
 
 def load_slos(path: Path) -> SloFile:
     """Load an SLO file (or the `slo.yaml` in a directory); bad input raises InputFileError."""
-    file = path / SLO_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise InputFileError(file, "no SLO file")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputFileError(file, f"invalid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise InputFileError(file, "expected a mapping with environment and slos")
-    try:
-        return SloFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        msg = str(err["msg"])
-        if err["type"] == "union_tag_invalid":
-            msg = f"unknown family (expected one of {', '.join(FAMILIES)})"
-            loc = (*loc, "family") if loc and loc[-1] != "family" else loc
-        elif err["type"] == "union_tag_not_found":
-            msg = f"missing family (one of {', '.join(FAMILIES)})"
-            loc = (*loc, "family")
-        msg = msg.removeprefix("Value error, ")
-        raise InputFileError(file, msg, field=_field_path(data, loc)) from None
+    return load_model(in_directory(path, SLO_FILE), SloFile, "a mapping with environment and slos",
+                      missing="no SLO file", report=_slo_error)
+
+
+def _slo_error(source: object, exc: ValidationError, data: dict[str, object]) -> InputFileError:
+    """The first error, with SLOs named by index and id and a family that is missing or unknown said so."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    msg = str(err["msg"])
+    if err["type"] == "union_tag_invalid":
+        msg = f"unknown family (expected one of {', '.join(FAMILIES)})"
+        loc = (*loc, "family") if loc and loc[-1] != "family" else loc
+    elif err["type"] == "union_tag_not_found":
+        msg = f"missing family (one of {', '.join(FAMILIES)})"
+        loc = (*loc, "family")
+    msg = msg.removeprefix("Value error, ")
+    return InputFileError(source, msg, field=_field_path(data, loc))

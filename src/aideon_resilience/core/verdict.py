@@ -14,14 +14,13 @@ Exit codes (contract in DESIGN.md): pass 0, fail 1, inconclusive 3.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from aideon_resilience.errors import InputFileError, from_validation
+from aideon_resilience.core.files import load_model
 
 VERDICT_FILE = "verdict.json"
 
@@ -156,11 +155,4 @@ def write_verdict(path: Path, verdict: Verdict) -> None:
 
 
 def read_verdict(path: Path) -> Verdict:
-    if not path.is_file():
-        raise InputFileError(path, "no verdict file")
-    try:
-        return Verdict.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError:
-        raise InputFileError(path, "not valid JSON") from None
-    except ValidationError as exc:
-        raise from_validation(path, exc) from None
+    return load_model(path, Verdict, "a JSON object with a verdict", missing="no verdict file")

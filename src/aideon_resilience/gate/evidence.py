@@ -1,36 +1,23 @@
-"""Evidence that joins the sampler's timeline after the suite: the journals' events, the actions'
-live evidence (written by the chaos processes) and the target's own events (proxy ejections)."""
+"""Evidence that joins the sampler's timeline after the suite: the journals' events and the
+target's own events (proxy ejections). The actions' live evidence needs no merging: the chaos
+processes append it to the run's timeline themselves (`AIDEON_CHAOS_EVIDENCE_FILE`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
-from aideon_resilience.core.rundir import TIMELINE_FILE
-from aideon_resilience.core.timeline import TimelineEvent, parse_event
+from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.timeline_writer import TimelineWriter
 from aideon_resilience.gate.experiments import ExperimentRun
 
-EVIDENCE_FILE = "evidence.jsonl"
 
-
-def merge_into_timeline(run_dir: Path, runs: list[ExperimentRun], target_events: Sequence[TimelineEvent] = ()) -> int:
-    """Append the evidence to the run's timeline; returns the events added."""
-    added = 0
-    with (run_dir / TIMELINE_FILE).open("a", encoding="utf-8") as fh:
-        for event in target_events:
-            fh.write(event.model_dump_json() + "\n")
-            added += 1
-        for run in runs:
-            if run.summary is None:
-                continue
-            for record in run.summary.events:
-                fh.write(json.dumps(record) + "\n")
-                added += 1
-        evidence = run_dir / EVIDENCE_FILE
-        if evidence.is_file():  # written by the chaos processes; lines of an unknown kind are left out
-            for line in evidence.read_text(encoding="utf-8").splitlines():
-                if line.strip() and parse_event(line) is not None:
-                    fh.write(line.strip() + "\n")
-                    added += 1
-    return added
+def merge_into_timeline(writer: TimelineWriter, runs: list[ExperimentRun],
+                        target_events: Sequence[TimelineEvent] = ()) -> int:
+    """Write the journals' and the target's events to the run's timeline; returns the events added."""
+    events: list[TimelineEvent] = [*target_events]
+    for run in runs:
+        if run.summary is not None:
+            events += run.summary.events
+    for event in events:
+        writer.write(event)
+    return len(events)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from kubernetes import client
 
 from aideon_resilience.adapters.kube.modelled_cpu import ModelledCpu
-from aideon_resilience.adapters.kube.sampler import TimelineWriter
 from aideon_resilience.core.loadmodel import UserSchedule
 from aideon_resilience.core.plan import ClusterBounds, ServiceBounds, WorkerCapacity, make_plan
 from aideon_resilience.core.timeline import ModelledLoadSample
+from aideon_resilience.core.timeline_writer import TimelineWriter
 
 TICK_S = 5.0
 
@@ -70,7 +70,7 @@ class ModelledLoad:
             if users != last:
                 sample = ModelledLoadSample(t=self._clock(), users=users, needed=self._needs(users))
                 if self._writer is not None:
-                    self._writer.write(sample.model_dump())
+                    self._writer.write(sample)
                 last = users
             self.cpu.apply(users, on_error=self.errors.append)
             self._stop.wait(TICK_S)

@@ -6,17 +6,19 @@ Unusable input (exit 2, one line naming the file and field) and a refusal by a s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from aideon_resilience.chaos.guard import LOOPBACK_HOSTS, check_limits
+from aideon_resilience.chaos.validate import check_experiment
 from aideon_resilience.core.gateconfig import GATE_FILE, GateConfig, load_gate_config
 from aideon_resilience.core.rehearsal import REHEARSAL_FILE, RehearsalConfig, load_rehearsal_config
 from aideon_resilience.core.rundir import RUN_FILE
 from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
 from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
-from aideon_resilience.errors import InputFileError
+from aideon_resilience.errors import InputFileError, SafetyRefusal, UsageError
 from aideon_resilience.gate.options import GateOptions
 from aideon_resilience.gate.targets import RehearsalTarget, Target, target_for
 from aideon_resilience.settings import Settings, settings
@@ -59,12 +61,38 @@ def _experiment_files(config: GateConfig, chaos_dir: Path, source: Path) -> list
         path = chaos_dir / f"{name}.json"
         if not path.is_file():
             raise InputFileError(source, f"experiment {name!r} has no file {path}", field="experiments")
-        try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, f"not valid JSON (line {exc.lineno})") from None
+        check_experiment(path)  # Chaos Toolkit's schema, our extension's modules and functions, the safety control
         files.append(path)
     return files
+
+
+def _check_gateway_url(url: str | None) -> None:
+    """The load and the experiments talk to the gateway on loopback only (a port-forward on a real cluster)."""
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"environment: AIDEON_GATEWAY_URL: {url!r} is not an http(s) URL")
+    if parts.hostname not in LOOPBACK_HOSTS:
+        raise SafetyRefusal(f"environment: AIDEON_GATEWAY_URL: {url!r} is not a loopback address "
+                            "(put the gateway on 127.0.0.1 with a port-forward)")
+
+
+def _check_locustfile(locustfile: Path) -> None:
+    if not locustfile.exists():
+        raise InputFileError(locustfile, "no such locustfile", field="--locustfile")
+    if not locustfile.is_file():
+        raise InputFileError(locustfile, "not a file", field="--locustfile")
+
+
+def _check_out(out: Path) -> None:
+    """Run directories go under --out: it must be a directory, or creatable as one."""
+    for directory in (out, *out.parents):
+        if directory.exists():
+            if not directory.is_dir():
+                raise InputFileError(directory, "not a directory: run directories cannot be written under it",
+                                     field="--out")
+            return
 
 
 def prepare(opts: GateOptions, env: Settings | None = None) -> Prepared:
@@ -94,6 +122,11 @@ def prepare(opts: GateOptions, env: Settings | None = None) -> Prepared:
         else RehearsalTarget(opts.manifests, env_dir, shape, rehearsal, env or settings(), keep=opts.keep)
     )
     experiments = _experiment_files(config, opts.chaos_dir, source)
+    _check_gateway_url(opts.gateway_url)
+    if not opts.rehearsal:  # a rehearsal's load is modelled: no locustfile runs
+        _check_locustfile(opts.locustfile)
+    _check_out(opts.out)
+    check_limits(env)
     if opts.baseline is not None and not (opts.baseline / RUN_FILE).is_file():
         raise InputFileError(opts.baseline, "--baseline: not a run directory (no run.json)")
     target.check()

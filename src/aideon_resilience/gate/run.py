@@ -20,20 +20,21 @@ from pathlib import Path
 from aideon_resilience import __version__
 from aideon_resilience.adapters.kube.budgets import wait_budgets_healthy
 from aideon_resilience.adapters.kube.client import api_client_for
-from aideon_resilience.adapters.kube.sampler import Sampler, TimelineWriter
+from aideon_resilience.adapters.kube.sampler import Sampler
 from aideon_resilience.core.loadstats import read_windows, worker_changes
 from aideon_resilience.core.report import render_run
 from aideon_resilience.core.rundir import JOURNALS_DIR, RUN_FILE, TIMELINE_FILE, WINDOWS_FILE, RunMeta
 from aideon_resilience.core.slo import SLO_FILE, HpaSlo
 from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.timeline_writer import TimelineWriter
 from aideon_resilience.core.verdict import Verdict
 from aideon_resilience.errors import InfrastructureError, InputFileError
-from aideon_resilience.gate.evidence import EVIDENCE_FILE, merge_into_timeline
+from aideon_resilience.gate.evidence import merge_into_timeline
 from aideon_resilience.gate.experiments import ExperimentRun, run_experiment
 from aideon_resilience.gate.options import GateOptions, Progress
 from aideon_resilience.gate.prepare import Prepared, prepare
 from aideon_resilience.gate.status import RunStatus
-from aideon_resilience.gate.targets import Connection, LoadSpec, RunningLoad
+from aideon_resilience.gate.targets import Connection, LoadSpec, RunningLoad, Target
 
 BUDGETS_TIMEOUT_S = 180
 LAST_EXPERIMENT_MIN_S = 30  # no experiment starts with less of the gate's bound left
@@ -78,7 +79,8 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status:
                    git_revision=_git_revision(), tool_version=__version__, kind=prep.kind)
     env = {
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
-        "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / EVIDENCE_FILE),
+        # the actions append their live evidence to the timeline beside the sampler
+        "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / TIMELINE_FILE),
         "AIDEON_UNDO_DIR": str(run_dir / "undo"),  # `aideon-resilience rollback RUN_DIR` replays it
         "AIDEON_LOCUSTFILE": str(opts.locustfile.resolve()),
     }
@@ -167,7 +169,7 @@ def _worker_changes(run: _Run) -> list[TimelineEvent]:
         return []  # the report names the malformed line
 
 
-def _close_run(run: _Run) -> None:
+def _close_run(run: _Run, writer: TimelineWriter) -> None:
     """Record the end and merge every piece of evidence into the timeline."""
     run.meta.ended = time.time()
     # the harness's own cost (sampler, load driver, timeline; the experiments run as children)
@@ -175,7 +177,7 @@ def _close_run(run: _Run) -> None:
     run.meta.harness_cpu_s = round(times.user + times.system, 1)
     run.write_meta()
     events = [*run.prep.target.evidence(run.meta.started, run.meta.ended), *_worker_changes(run)]
-    merge_into_timeline(run.dir, run.runs, events)
+    merge_into_timeline(writer, run.runs, events)
 
 
 def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = None) -> Verdict:
@@ -184,12 +186,23 @@ def run_gate(opts: GateOptions, progress: Progress, status: RunStatus | None = N
     try:
         run = _observe(prep, opts, progress, status)
     finally:
-        prep.target.release(progress)
+        _release(prep.target, progress)
     if not run.runs:
         raise InfrastructureError("no chaos experiment ran")
     status.phase = "verdict"
     progress("evaluating the SLOs and writing the reports")
     return render_run(run.dir, baseline_run_dir=opts.baseline)
+
+
+def _release(target: Target, progress: Progress) -> None:
+    """Give the target back, also when a second interrupt arrives while doing so (a user pressing
+    Ctrl-C twice, or a runner's SIGTERM after a SIGINT): the release is started once more."""
+    try:
+        target.release(progress)
+    except KeyboardInterrupt:
+        progress("interrupted while releasing the target: releasing it again before stopping")
+        target.release(progress)
+        raise
 
 
 def _observe(prep: Prepared, opts: GateOptions, progress: Progress, status: RunStatus) -> _Run:
@@ -214,8 +227,8 @@ def _observe(prep: Prepared, opts: GateOptions, progress: Progress, status: RunS
         if run.load is not None:
             run.load.stop()
         sampler.stop()
+        _close_run(run, writer)
         writer.close()
-        _close_run(run)
     if sampler.errors:
         progress(f"sampler: {len(sampler.errors)} watch interruptions (resumed): {sampler.errors[0]}")
     return run

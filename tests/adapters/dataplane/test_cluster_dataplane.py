@@ -23,8 +23,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane import DataPlaneOptions, DataPlaneState, start_dataplane, stop_dataplane
-from aideon_resilience.adapters.dataplane.dataplane import read_state
 from aideon_resilience.adapters.dataplane.proxy import backend_status
+from aideon_resilience.adapters.dataplane.state import read_state
 from aideon_resilience.adapters.localcluster import LocalCluster, make_node_unready, restore_node
 from tests.adapters.localcluster.kubehelpers import wait_for
 from tests.conftest import KubeCluster

@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.adapters.dataplane.proxy import (
-    HAProxy,
-    OutlierPolicy,
-    ProxySettings,
-    ServiceProxy,
-    backend_status,
-    free_port,
-)
-from aideon_resilience.adapters.dataplane.runtime import standin_command
+from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port
+from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
+from aideon_resilience.adapters.dataplane.standin_processes import standin_command
 from tests.adapters.localcluster.kubehelpers import wait_for
 
 ROUTE = "/api/v1/subscriptions/u1"  # no upstream configured: answered by the gateway stand-in itself

@@ -14,18 +14,18 @@ import pytest
 
 from aideon_resilience.adapters.dataplane import dataplane_env_lines, stop_dataplane
 from aideon_resilience.adapters.dataplane.cpu import millicores, process_cpu_seconds, should_patch
-from aideon_resilience.adapters.dataplane.dataplane import DataPlaneOptions, DataPlaneState, read_state, write_state
 from aideon_resilience.adapters.dataplane.prometheus import render_config as render_prometheus
 from aideon_resilience.adapters.dataplane.prometheus import standin_targets
-from aideon_resilience.adapters.dataplane.proxy import (
+from aideon_resilience.adapters.dataplane.proxy import haproxy_binary
+from aideon_resilience.adapters.dataplane.proxy_config import (
     OutlierPolicy,
     ServiceProxy,
-    haproxy_binary,
     max_ejected,
     outlier_from_destination_rule,
     parse_duration,
     render_config,
 )
+from aideon_resilience.adapters.dataplane.state import DataPlaneOptions, DataPlaneState, read_state, write_state
 from aideon_resilience.adapters.localcluster import ClusterPaths
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from aideon_resilience.adapters.kube.sampler import Sampler, TimelineWriter
+from aideon_resilience.adapters.kube.sampler import Sampler
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.core.timeline import load_timeline
+from aideon_resilience.core.timeline_writer import TimelineWriter
 from tests.adapters.localcluster.kubehelpers import deployment, namespace, running, wait_for
 from tests.conftest import KubeCluster
 

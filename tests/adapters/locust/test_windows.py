@@ -4,13 +4,8 @@ import json
 
 import pytest
 
-from aideon_resilience.adapters.locust.windows import (
-    SecondBook,
-    WindowBook,
-    parse_window_seconds,
-    percentile,
-    round_ms,
-)
+from aideon_resilience.adapters.locust.window_book import SecondBook, WindowBook, percentile, round_ms
+from aideon_resilience.adapters.locust.windows import parse_window_seconds
 from aideon_resilience.core.loadstats import AGGREGATED, WindowStat
 
 

@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.adapters.standin.server import (
-    StandinConfig,
-    burn_cpu,
-    is_loopback_host,
-    upstreams_from_env,
-)
+from aideon_resilience.adapters.standin.server import StandinConfig, burn_cpu
+from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
 from aideon_resilience.errors import SafetyRefusal, UsageError
 
 from .conftest import Call, client, running
@@ -174,14 +170,14 @@ def test_cli_bad_input_exit_2_one_line(args: list[str], message: str) -> None:
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_cli_port_in_use_is_an_infrastructure_error() -> None:
+def test_cli_port_in_use_is_refused_as_unusable_input() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run([*CLI, "api-gateway", "--port", str(port)], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 3
-    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr == f"aideon-resilience: standin: --port: 127.0.0.1:{port} is already in use\n"
 
 
 def test_missing_upstream_is_simulated_from_the_chain_profiles() -> None:

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from aideon_resilience.adapters.standin.server import Request, UpstreamPool
+from aideon_resilience.adapters.standin.http import Request
+from aideon_resilience.adapters.standin.upstream import UpstreamPool
 
 
 async def _serve_one_request_per_connection(served: list[int]) -> asyncio.Server:

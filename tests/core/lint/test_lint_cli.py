@@ -27,7 +27,7 @@ def test_error_finding_exits_1_with_one_line_per_finding_and_a_summary(
     lines = out.strip().splitlines()
     assert code == 1
     assert lines[0].startswith("error PDB001 PodDisruptionBudget/dev/api: minAvailable 2 allows no disruption")
-    assert "3 error(s), 2 warning(s)" in lines[-1] and "4 nodes from --nodes" in lines[-1]
+    assert "3 error(s), 3 warning(s)" in lines[-1] and "4 nodes from --nodes" in lines[-1]
 
 
 def test_clean_input_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,18 +82,18 @@ def _env_dir(tmp_path: Path, nodes: int) -> Path:
         "nodeAllocatable: {cpuMillis: 4000, memoryMiB: 8192, pods: 110}\n",
         encoding="utf-8",
     )
-    shutil.copy(FIXTURES / "clean.yaml", env / "web.yaml")  # required anti-affinity, maxReplicas 3
+    shutil.copy(FIXTURES / "clean.yaml", env / "web.yaml")  # required anti-affinity, maxReplicas 2
     return env
 
 
 def test_nodes_default_to_the_environment_cluster_shape(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = _env_dir(tmp_path, nodes=2)
+    env = _env_dir(tmp_path, nodes=1)
     code, out, _ = run(capsys, str(env / "web.yaml"))
     assert code == 1
     assert out.startswith("error AFF001 Deployment/shop/web: ")
-    assert f"2 nodes from {env / 'cluster-shape.yaml'}, 3 zones" in out
+    assert f"1 nodes from {env / 'cluster-shape.yaml'}, 3 zones" in out
     code, out, _ = run(capsys, str(env / "web.yaml"), "--nodes", "4")
     assert code == 0 and "AFF" not in out and "4 nodes from --nodes, 3 zones" in out
 
@@ -126,7 +126,11 @@ def test_bad_input_is_one_line_naming_the_file_and_exit_2(
 
 @pytest.mark.parametrize(
     ("option", "expected"),
-    [(["--format", "xml"], "--format: expected text or json, got 'xml'"), (["--nodes", "0"], "--nodes: ")],
+    [
+        (["--format", "xml"], "--format: expected text, json or sarif, got 'xml'"),
+        (["--nodes", "0"], "--nodes: "),
+        (["--disable", "PDB999"], "--disable: unknown rule code 'PDB999'"),
+    ],
 )
 def test_bad_option_is_a_usage_error(
     option: list[str], expected: str, capsys: pytest.CaptureFixture[str]
@@ -144,3 +148,33 @@ def test_shipped_environment_lints_without_errors_for_its_shape(
     code, out, _ = run(capsys, str(path), "--format", "json")
     assert code == 0, out
     assert [f for f in json.loads(out) if f["severity"] == "error"] == []
+
+
+def test_explain_prints_the_rule_doc(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["lint", "--explain", "pdb003"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("### PDB003: multi-replica Deployment or StatefulSet without a PodDisruptionBudget")
+    assert "Severity: error." in out and "deployment-has-poddisruptionbudget" in out
+
+
+def test_explain_all_is_docs_lint_md(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--explain", "all"]) == 0
+    assert capsys.readouterr().out == (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
+
+
+def test_explain_unknown_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--explain", "XYZ001")
+    assert code == 2 and out == "" and "--explain: unknown rule code 'XYZ001'" in err
+
+
+def test_suppressed_findings_are_listed_and_do_not_count(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, str(FIXTURES / "pdb001-fail.yaml"), "--nodes", "4", "--disable", "PDB001",
+                       "--disable", "WKL001", "--disable", "WKL002")
+    lines = out.strip().splitlines()
+    assert code == 0
+    assert any(line.startswith("suppressed error PDB001 PodDisruptionBudget/dev/api: ") for line in lines)
+    assert "0 error(s), 3 warning(s), 3 suppressed" in lines[-1]
+    code, out, _ = run(capsys, str(FIXTURES / "pdb001-fail.yaml"), "--format", "json", "--disable", "PDB001")
+    (pdb,) = [f for f in json.loads(out) if f["code"] == "PDB001"]
+    assert code == 1 and pdb["suppressed"] == {"by": "disable", "reason": "--disable PDB001"}

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, lint, unknown_kinds
+from aideon_resilience.core.lint import RULES, Finding, LintContext, Severity, analysis_notes, docs, lint, unknown_kinds
 from aideon_resilience.core.lint.registry import rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONTEXT = LintContext(nodes=4, zones=3)
+SMALL = LintContext(nodes=2, zones=None, node_cpu_millis=1000, node_memory_mib=4096)  # two 1-CPU nodes
+CONTEXTS = {"drn001-fail.yaml": SMALL, "drn001-pass.yaml": SMALL}
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -46,6 +48,26 @@ FAILING = [
     ("dep001-fail.yaml", "DEP001", "VirtualService/edge/gateway"),
     ("dep002-fail.yaml", "DEP002", "DestinationRule/edge/gateway"),
     ("kustomize-deprecated/kustomization.yaml", "DEP003", None),
+    ("rep001-fail.yaml", "REP001", "Deployment/shop/cart"),
+    ("pdb003-fail.yaml", "PDB003", "Deployment/shop/catalog"),
+    ("pdb004-fail.yaml", "PDB004", "PodDisruptionBudget/shop/catalog"),
+    ("pdb004-fail-minavailable.yaml", "PDB004", "PodDisruptionBudget/shop/catalog"),
+    ("pdb005-fail.yaml", "PDB005", "Deployment/shop/catalog"),
+    ("pdb005-fail-recreate.yaml", "PDB005", "Deployment/shop/catalog"),
+    ("aff003-fail.yaml", "AFF003", "Deployment/shop/checkout"),
+    ("aff004-fail.yaml", "AFF004", "Deployment/shop/checkout"),
+    ("hpa004-fail.yaml", "HPA004", "HorizontalPodAutoscaler/green/search"),
+    ("hpa004-fail-default-cpu.yaml", "HPA004", "HorizontalPodAutoscaler/green/search"),
+    ("wkl003-fail.yaml", "WKL003", "Deployment/shop/web"),
+    ("out001-fail.yaml", "OUT001", "DestinationRule/shop/reviews"),
+    ("sts001-fail.yaml", "STS001", "StatefulSet/data/db"),
+    ("sts001-fail-no-default.yaml", "STS001", "StatefulSet/data/db"),
+    ("lnt001-fail.yaml", "LNT001", "Deployment/ops/leader"),
+    ("lnt002-fail.yaml", "LNT002", "Deployment/ops/leader"),
+    ("drn001-fail.yaml", "DRN001", "Deployment/data/indexer"),
+    ("zon001-fail.yaml", "ZON001", "Deployment/edge/gateway"),
+    ("zon002-fail.yaml", "ZON002", "Deployment/edge/gateway"),
+    ("quo001-fail.yaml", "QUO001", "ResourceQuota/shop/compute"),
 ]
 PASSING = [
     ("pdb001-pass.yaml", "PDB001"),
@@ -62,12 +84,28 @@ PASSING = [
     ("dep001-pass.yaml", "DEP001"),
     ("dep002-pass.yaml", "DEP002"),
     ("kustomize-current/kustomization.yaml", "DEP003"),
+    ("rep001-pass.yaml", "REP001"),
+    ("pdb003-pass.yaml", "PDB003"),
+    ("pdb004-pass.yaml", "PDB004"),
+    ("pdb005-pass.yaml", "PDB005"),
+    ("aff003-pass.yaml", "AFF003"),
+    ("aff004-pass.yaml", "AFF004"),
+    ("hpa004-pass.yaml", "HPA004"),
+    ("wkl003-pass.yaml", "WKL003"),
+    ("out001-pass.yaml", "OUT001"),
+    ("sts001-pass.yaml", "STS001"),
+    ("lnt001-pass.yaml", "LNT001"),
+    ("lnt002-pass.yaml", "LNT002"),
+    ("drn001-pass.yaml", "DRN001"),
+    ("zon001-pass.yaml", "ZON001"),
+    ("zon002-pass.yaml", "ZON002"),
+    ("quo001-pass.yaml", "QUO001"),
 ]
 
 
 @pytest.mark.parametrize(("fixture", "code", "obj"), FAILING)
 def test_rule_fires_on_failing_fixture(fixture: str, code: str, obj: str | None) -> None:
-    findings = [f for f in lint(load(fixture), CONTEXT) if f.code == code]
+    findings = [f for f in lint(load(fixture), CONTEXTS.get(fixture, CONTEXT)) if f.code == code]
     assert findings, f"{code} did not fire on {fixture}"
     assert all(f.severity is rule(code).severity for f in findings)
     if obj is not None:
@@ -76,7 +114,7 @@ def test_rule_fires_on_failing_fixture(fixture: str, code: str, obj: str | None)
 
 @pytest.mark.parametrize(("fixture", "code"), PASSING)
 def test_rule_silent_on_passing_fixture(fixture: str, code: str) -> None:
-    assert code not in codes(lint(load(fixture), CONTEXT))
+    assert code not in codes(lint(load(fixture), CONTEXTS.get(fixture, CONTEXT)))
 
 
 def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
@@ -86,7 +124,10 @@ def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
 def test_codes_are_unique_and_severities_as_documented() -> None:
     assert len({r.code for r in RULES}) == len(RULES)
     errors = {r.code for r in RULES if r.severity is Severity.ERROR}
-    assert errors == {"PDB001", "PDB002", "HPA001", "HPA002", "AFF001", "WKL001", "WKL002"}
+    assert errors == {
+        "PDB001", "PDB002", "PDB003", "PDB004", "HPA001", "HPA002", "HPA004", "AFF001", "WKL001", "WKL002",
+        "STS001", "LNT001", "DRN001", "ZON001", "QUO001",
+    }
 
 
 def test_clean_fixture_has_no_finding_at_all() -> None:
@@ -132,7 +173,7 @@ def test_pdb_with_empty_selector_selects_the_whole_namespace() -> None:
 
 def test_findings_serialise_per_contract() -> None:
     (finding,) = [f for f in lint(load("hpa002-fail.yaml"), CONTEXT) if f.code == "HPA002"]
-    assert finding.model_dump(mode="json") == {
+    assert finding.contract() == {
         "code": "HPA002",
         "severity": "error",
         "object": {"kind": "HorizontalPodAutoscaler", "namespace": "green", "name": "search"},
@@ -163,7 +204,86 @@ def test_unknown_kinds_are_named_and_crds_in_the_input_make_kinds_known() -> Non
     assert unknown_kinds(load("clean.yaml")) == []
 
 
-def test_manifests_readme_documents_every_rule_with_its_severity() -> None:
-    readme = (Path(__file__).resolve().parents[3] / "manifests" / "README.md").read_text(encoding="utf-8")
+def test_docs_lint_md_is_the_generated_rule_docs() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "lint.md").read_text(encoding="utf-8")
+    assert text == docs.document(), "docs/lint.md is stale: aideon-resilience lint --explain all > docs/lint.md"
+
+
+def test_every_rule_is_documented_and_compared() -> None:
+    page = docs.document()
     for r in RULES:
-        assert f"| `{r.code}` | {r.severity.value} |" in readme, r.code
+        assert (len(r.doc) > 80 and "Fix:" in r.doc) or r.code.startswith("LNT"), r.code
+        assert r.upstream, r.code
+        assert f"| [`{r.code}`](#{r.code.lower()}) | {r.severity.value} |" in page
+        assert f"### {r.code}: {r.title}" in page
+    for tool_check in ("deployment-has-poddisruptionbudget", "no-anti-affinity", "pod-probes-identical",
+                       "deployment-replicas", "minimum-three-replicas", "pdb-unhealthy-pod-eviction-policy"):
+        assert tool_check in page
+
+
+def test_suppression_by_annotation_with_reason_is_listed_not_dropped() -> None:
+    findings = lint(load("lnt001-pass.yaml"), CONTEXT)
+    rep = [f for f in findings if f.code == "REP001"]
+    assert len(rep) == 1 and rep[0].suppressed is not None
+    assert rep[0].suppressed.by == "annotation" and "leader-elected" in rep[0].suppressed.reason
+    assert rep[0].line().startswith("suppressed warning REP001 Deployment/ops/leader: ")
+    assert not any(f.counts for f in findings if f.code in ("REP001", "NET001"))
+    assert findings[-1].suppressed is not None  # suppressed ones come after the counted ones
+
+
+def test_annotation_without_reason_suppresses_nothing() -> None:
+    findings = lint(load("lnt001-fail.yaml"), CONTEXT)
+    (rep,) = [f for f in findings if f.code == "REP001"]
+    assert rep.counts
+    (lnt,) = [f for f in findings if f.code == "LNT001"]
+    assert lnt.counts and lnt.severity is Severity.ERROR
+
+
+def test_lint_findings_cannot_be_suppressed_by_annotation() -> None:
+    objects = load("lnt002-fail.yaml")
+    objects[0]["metadata"]["annotations"]["lint.aideon.io/ignore"] += ",LNT002"
+    (lnt,) = [f for f in lint(objects, CONTEXT) if f.code == "LNT002"]
+    assert lnt.counts
+
+
+def test_disabled_codes_are_reported_as_suppressed() -> None:
+    findings = lint(load("pdb001-fail.yaml"), CONTEXT, disabled=["pdb001", "REP001"])
+    (pdb,) = [f for f in findings if f.code == "PDB001"]
+    assert pdb.suppressed is not None and pdb.suppressed.by == "disable" and "--disable PDB001" in pdb.suppressed.reason
+    assert all(f.counts for f in findings if f.code not in ("PDB001", "REP001"))
+    assert pdb.contract()["suppressed"] == {"by": "disable", "reason": "--disable PDB001"}
+
+
+def test_quota_message_names_what_the_maxima_need() -> None:
+    messages = [f.message for f in lint(load("quo001-fail.yaml"), CONTEXT) if f.code == "QUO001"]
+    assert any(m.startswith("requests.cpu 4 is below the 5000m") for m in messages)
+    assert any(m.startswith("pods 8 is below the 10") for m in messages)
+    assert not any("requests.memory" in m for m in messages)  # 10 x 512Mi = 5Gi fits 8Gi
+
+
+def test_drain_analysis_counts_nodes_that_drain_at_once() -> None:
+    from aideon_resilience.core.lint.feasibility import drain_limits
+    from aideon_resilience.core.lint.model import Inventory
+
+    inv = Inventory.from_objects(load("aff002-fail.yaml") + load("pdb001-pass.yaml"))
+    # aff002-fail: required hostname anti-affinity at HPA max 4 on 4 nodes; with a budget of 1 at the
+    # peak a second concurrent drain leaves two replacements unplaceable.
+    inv.pdbs.append({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "gateway", "namespace": "edge"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "gateway"}}},
+    })
+    limits = {d.scale: d for d in drain_limits(inv, CONTEXT)}
+    assert limits["peak"].nodes == 1 and "Deployment/gateway" in limits["peak"].limited_by
+    assert limits["minimum"].nodes > 1
+
+
+def test_notes_say_what_fits_after_a_zone_loss() -> None:
+    lines = analysis_notes(load("drn001-fail.yaml"), LintContext(nodes=3, zones=3, node_cpu_millis=1000,
+                                                                   node_memory_mib=4096))
+    assert lines[0].startswith("drains: at the minimum up to 1 of 3 node(s) at once")
+    assert lines[1].endswith("fit at the minimum and fit at the peak")
+    lines = analysis_notes(load("drn001-fail.yaml"), LintContext(nodes=2, zones=2, node_cpu_millis=1000,
+                                                                   node_memory_mib=4096))
+    assert lines[0].startswith("drains: at the minimum no node drains without a budget blocking or pods left Pending")
+    assert lines[1].endswith("do NOT fit at the minimum and do NOT fit at the peak")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate.client import evaluate_client
-from aideon_resilience.core.report.charts import _Axis, chart_load
+from aideon_resilience.core.report.chart_canvas import TimeAxis
+from aideon_resilience.core.report.client_charts import chart_load
 from aideon_resilience.core.slo import ClientSlo
 from aideon_resilience.core.verdict import Status
 from tests.core.runfactory import healthy_events, healthy_windows, run_data
@@ -21,16 +22,16 @@ def _distributed(drop_at: float | None = None) -> list:  # type: ignore[type-arg
 
 def test_single_process_chart_has_one_panel_and_no_workers() -> None:
     data = run_data(healthy_windows(), healthy_events())
-    chart = chart_load(data, _Axis(data))
+    chart = chart_load(data, TimeAxis(data))
     assert "workers" not in chart.caption
 
 
 def test_distributed_chart_adds_target_users_and_the_worker_panel() -> None:
     single = run_data(healthy_windows(), healthy_events())
     data = run_data(_distributed(drop_at=300), healthy_events())
-    chart = chart_load(data, _Axis(data))
+    chart = chart_load(data, TimeAxis(data))
     assert "workers connected to the master" in chart.caption and "target" in chart.caption
-    assert chart.height > chart_load(single, _Axis(single)).height
+    assert chart.height > chart_load(single, TimeAxis(single)).height
 
 
 def test_a_drop_out_leaves_an_unmerged_window_out_and_beyond_the_allowed_loss_is_inconclusive() -> None:

@@ -58,7 +58,7 @@ def test_missing_data_files_are_inconclusive_not_input_errors(tmp_path: Path) ->
     ("breakage", "expected"),
     [
         (lambda d: (d / "run.json").unlink(), "run.json: no run metadata"),
-        (lambda d: (d / "run.json").write_text("{"), "run.json: not valid JSON"),
+        (lambda d: (d / "run.json").write_text("{"), "run.json: invalid JSON (line 1)"),
         (lambda d: (d / "run.json").write_text(json.dumps({"run_id": "x", "env": "e"})), "run.json: started: "),
         (lambda d: (d / "slo.yaml").unlink(), "slo.yaml: no SLO file"),
         (lambda d: (d / "slo.yaml").write_text("environment: e\nslos:\n  - id: a\n    family: hpa\n"),

@@ -5,17 +5,19 @@ call; `ensure_deployed(manifests, overlay)` (apply + data plane, returns the gat
 `deploy --env local` and the gate call.
 """
 
-from aideon_resilience.adapters.dataplane.dataplane import (
-    DataPlaneOptions,
-    DataPlaneState,
+from aideon_resilience.adapters.dataplane.control import (
     dataplane_env_lines,
     dataplane_state,
-    default_workdir,
-    ejection_events,
     start_dataplane,
     stop_dataplane,
 )
 from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, ensure_deployed
+from aideon_resilience.adapters.dataplane.state import (
+    DataPlaneOptions,
+    DataPlaneState,
+    default_workdir,
+    ejection_events,
+)
 
 __all__ = [
     "DataPlaneOptions",

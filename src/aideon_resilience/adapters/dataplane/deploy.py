@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aideon_resilience.adapters.dataplane.dataplane import dataplane_state, start_dataplane
+from aideon_resilience.adapters.dataplane.control import dataplane_state, start_dataplane
 from aideon_resilience.adapters.kube.apply import apply_objects, default_kubeconfig, wait_ready
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kustomize import build

@@ -9,12 +9,10 @@ changed. An expired watch (410 Gone) is resumed with a fresh list, as client-go'
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from kubernetes import client, watch
@@ -24,8 +22,10 @@ from aideon_resilience.core.timeline import (
     PdbSample,
     PendingSample,
     PlacementSample,
+    TimelineEvent,
     WorkloadSample,
 )
+from aideon_resilience.core.timeline_writer import TimelineWriter
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -57,27 +57,6 @@ def _anti_affinity(workload: Any) -> str:
     if anti.preferred_during_scheduling_ignored_during_execution or required:
         return "preferred"
     return "none"
-
-
-class TimelineWriter:
-    """Appends records to `timeline.jsonl`, one JSON object per line, from several threads."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._fh = path.open("a", encoding="utf-8")
-        self.count = 0
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":"))
-        with self._lock:
-            self._fh.write(line + "\n")
-            self._fh.flush()
-            self.count += 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._fh.close()
 
 
 class Sampler:
@@ -192,14 +171,14 @@ class Sampler:
     def _in_scope(self, namespace: str | None) -> bool:
         return self.namespaces is None or namespace in self.namespaces
 
-    def _emit(self, key: tuple[str, ...], record: dict[str, Any]) -> None:
-        """Write `record` unless it says the same as the last record for `key` (ignoring t)."""
-        body = json.dumps(record, sort_keys=True)
+    def _emit(self, key: tuple[str, ...], event: TimelineEvent) -> None:
+        """Write `event`, timed now, unless it says the same as the last one for `key` (ignoring t)."""
+        body = event.model_dump_json(exclude={"t"})
         with self._lock:
             if self._last.get(key) == body:
                 return
             self._last[key] = body
-        self.writer.write({"t": self.clock(), **record})
+        self.writer.write(event.model_copy(update={"t": self.clock()}))
 
     # -- handlers ------------------------------------------------------------------------------
     def _on_node(self, kind: str, node: Any) -> None:
@@ -212,7 +191,7 @@ class Sampler:
             ready = False
         rec = NodeSample(t=0, kind="node", name=name, zone=zone, ready=ready,
                          unschedulable=bool(node.spec.unschedulable))
-        self._emit(("node", name), rec.model_dump(exclude={"t"}))
+        self._emit(("node", name), rec)
 
     def _on_workload(self, kind: str, obj: Any) -> None:
         ns, name = obj.metadata.namespace, obj.metadata.name
@@ -254,7 +233,7 @@ class Sampler:
         if wl is None:
             return
         rec = WorkloadSample(t=0, kind="workload", namespace=ns, name=name, **wl, **hpa)
-        self._emit(("workload", ns, name), rec.model_dump(exclude={"t"}))
+        self._emit(("workload", ns, name), rec)
 
     def _on_pdb(self, kind: str, pdb: Any) -> None:
         ns = pdb.metadata.namespace
@@ -266,7 +245,7 @@ class Sampler:
             current_healthy=int(st.current_healthy or 0), desired_healthy=int(st.desired_healthy or 0),
             disruptions_allowed=int(st.disruptions_allowed or 0), expected_pods=int(st.expected_pods or 0),
         )
-        self._emit(("pdb", ns, pdb.metadata.name), rec.model_dump(exclude={"t"}))
+        self._emit(("pdb", ns, pdb.metadata.name), rec)
 
     def _on_pod(self, kind: str, pod: Any) -> None:
         ns = pod.metadata.namespace
@@ -301,12 +280,6 @@ class Sampler:
         for node in sorted(known_nodes | set(per_node)):
             rec = PlacementSample(t=0, kind="placement", namespace=ns, workload=workload, node=node,
                                   zone=zones.get(node), pods=per_node.get(node, 0))
-            self._emit(("placement", ns, workload, node), rec.model_dump(exclude={"t"}))
+            self._emit(("placement", ns, workload, node), rec)
         prec = PendingSample(t=0, kind="pending", namespace=ns, workload=workload, pods=pending)
-        self._emit(("pending", ns, workload), prec.model_dump(exclude={"t"}))
-
-
-def record(writer: TimelineWriter, kind: str, **fields: Any) -> None:
-    """Write one record that does not come from a watch (a refusal, an ejection, a chaos event)."""
-    fields.setdefault("t", time.time())
-    writer.write({"kind": kind, **fields})
+        self._emit(("pending", ns, workload), prec)

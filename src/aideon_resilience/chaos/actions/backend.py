@@ -43,7 +43,7 @@ def _urls(admin_url: str | list[str] | None) -> list[str]:
     return urls
 
 
-@undo.register("backend_recover")
+@undo.register("backend_recover", "url")
 def _undo_recover(params: dict[str, Any], data: dict[str, Any]) -> None:
     try:
         _post(str(params["url"]) + "/admin/recover")
@@ -53,10 +53,17 @@ def _undo_recover(params: dict[str, Any], data: dict[str, Any]) -> None:
         raise
 
 
-def fail_backend(admin_url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """Switch the stand-in(s) at `admin_url` (comma separated) to failing."""
+def fail_backend(
+    admin_url: str, timeout: float = 5.0, namespace: str | None = None, secrets: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Switch the stand-in(s) at `admin_url` (comma separated) to failing.
+
+    Only on loopback, only while the kube context is allow-listed (the stand-ins are that cluster's
+    pods), and `namespace` (the backend's) must have opted in to chaos.
+    """
     guard.require_target("fail_backend", admin_url=admin_url)
     urls = _urls(admin_url)
+    guard.authorize("fail_backend", secrets, [namespace])
     log = undo.current()
     answers: list[dict[str, Any]] = []
     steps: list[undo.Step] = []

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import evidence, guard, k8s, node_targets, selectors, signals, undo
+from aideon_resilience.core.timeline import EvictionRefused
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -33,7 +36,7 @@ class DrainTimedOut(ActivityFailed):
 
 
 
-@undo.register("uncordon_node")
+@undo.register("uncordon_node", "node")
 def _undo_uncordon(params: dict[str, Any], data: dict[str, Any]) -> None:
     api = node_targets.clients_for_step(data)
     try:
@@ -112,10 +115,28 @@ def _pod_gone(core: Any, pod: Any) -> bool:
     return bool(current.metadata.uid != pod.metadata.uid)
 
 
+@dataclass
+class _Selection:
+    """Which pods of a node the drain evicts: those `pod_selector` selects, in opted-in namespaces."""
+
+    pod_selector: str | None
+    opted_in: Callable[[str], bool]
+
+    def skip_reason(self, pod: Any) -> str:
+        ok, why = _evictable(pod)
+        if not ok:
+            return why
+        if self.pod_selector and not selectors.matches(self.pod_selector, pod.metadata.labels):
+            return "not selected by pod_selector"
+        if not self.opted_in(pod.metadata.namespace):
+            return f"namespace {pod.metadata.namespace} has not opted in to chaos"
+        return ""
+
+
 def _drain_one(
     api: k8s.KubeClients,
     node: str,
-    pod_selector: str | None,
+    selection: _Selection,
     deadline: float,
     timeout: float,
     grace_period: int | None,
@@ -127,12 +148,9 @@ def _drain_one(
     skipped: list[dict[str, str]] = []
     pending: list[Any] = []
     for pod in pods:
-        ok, why = _evictable(pod)
-        ref = f"{pod.metadata.namespace}/{pod.metadata.name}"
-        if ok and pod_selector and not selectors.matches(pod_selector, pod.metadata.labels):
-            ok, why = False, "not selected by pod_selector"
-        if not ok:
-            skipped.append({"pod": ref, "reason": why})
+        why = selection.skip_reason(pod)
+        if why:
+            skipped.append({"pod": f"{pod.metadata.namespace}/{pod.metadata.name}", "reason": why})
         else:
             pending.append(pod)
     evicted: list[str] = []
@@ -158,10 +176,10 @@ def _drain_one(
                 if status == 429:
                     pdb = _pdb_status(api.policy, pod)
                     last_refusal = {"at": time.time(), "node": node, "pod": ref, "pdb": pdb}
-                    evidence.emit({
-                        "t": last_refusal["at"], "kind": "eviction_refused", "namespace": pod.metadata.namespace,
-                        "pod": pod.metadata.name, "pdb": (pdb or {}).get("name"), "node": node,
-                    })  # fmt: skip
+                    evidence.emit(EvictionRefused(
+                        t=last_refusal["at"], namespace=pod.metadata.namespace, pod=pod.metadata.name,
+                        pdb=(pdb or {}).get("name"), node=node,
+                    ))
                     counters["refusals"] += 1
                     if len(refusals) < MAX_RECORDED_REFUSALS:
                         refusals.append(last_refusal)
@@ -228,8 +246,9 @@ def drain_nodes(
     timeout_s = node_targets.parse_number(timeout, "timeout")
     backoff = max(0.05, node_targets.parse_number(backoff_max, "backoff_max"))
     grace = guard.opt_int(grace_period)
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
+    cleared = guard.authorize("drain_nodes", secrets, [namespace])
+    context, api = cleared.context, cleared.api
+    opted_in = guard.OptIns(api.core)  # pods of namespaces that have not opted in are never evicted
     all_nodes = api.core.list_node().items
     targets = node_targets.target_nodes(api, all_nodes, name, label_selector, count, namespace, pod_label_selector)
     if not targets:
@@ -257,8 +276,8 @@ def drain_nodes(
         for node in targets:
             results.append(
                 _drain_one(
-                    api, node_targets.node_name(node), pod_selector, deadline, timeout_s, grace, backoff, refusals,
-                    counters,
+                    api, node_targets.node_name(node), _Selection(pod_selector, opted_in), deadline, timeout_s,
+                    grace, backoff, refusals, counters,
                 )
             )
     except signals.INTERRUPTS:
@@ -306,8 +325,8 @@ def uncordon_nodes(
     log), which is what an experiment's rollback wants; with a name or label selector it
     uncordons those nodes.
     """
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
+    cleared = guard.authorize("uncordon_nodes", secrets)
+    context, api = cleared.context, cleared.api
     log = undo.current()
     pending = log.pending("uncordon_node")
     if name or label_selector:

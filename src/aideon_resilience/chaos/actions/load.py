@@ -44,7 +44,7 @@ def _bounded(value: Any, what: str, limit: int) -> int:
     return n
 
 
-@undo.register("stop_process")
+@undo.register("stop_process", "pidfile")
 def _undo_stop(params: dict[str, Any], data: dict[str, Any]) -> None:
     pidfile = Path(str(params["pidfile"]))
     if not pidfile.is_file():
@@ -78,11 +78,14 @@ def start_load(
     windows_file: str | None = None,
     purpose: str = "load",
     think_time: str | None = None,
+    namespace: str | None = None,
 ) -> dict[str, Any]:
     """Start a bounded headless Locust run against `gateway_url` (loopback only).
 
     `think_time` ("MIN,MAX" seconds) overrides the locustfile's think time for this run: a surge
-    of impatient users hits harder than the same number of readers.
+    of impatient users hits harder than the same number of readers. The kube context must be
+    allow-listed (a loopback gateway may be a port-forward into any cluster) and `namespace` (the
+    gateway's) must have opted in to chaos.
     """
     guard.require_target("start_load", gateway_url=gateway_url)
     guard.require_loopback(gateway_url, "gateway URL")
@@ -92,6 +95,7 @@ def start_load(
     lf = locustfile or settings().str_value("AIDEON_LOCUSTFILE")
     if not Path(lf).is_file():
         raise ActivityFailed(f"locustfile {lf} not found (set AIDEON_LOCUSTFILE)")
+    guard.authorize(f"start_{purpose}", None, [namespace])
     log = undo.current()
     log.directory.mkdir(parents=True, exist_ok=True)
     pidfile = log.directory / f"locust-{purpose}-{time.time_ns()}.pid.json"
@@ -140,10 +144,11 @@ def start_surge(
     locustfile: str | None = None,
     windows_file: str | None = None,
     think_time: str | None = None,
+    namespace: str | None = None,
 ) -> dict[str, Any]:
     """A load surge: an extra bounded Locust run on top of the experiment's base load."""
     return start_load(gateway_url, users, spawn_rate, duration, locustfile, windows_file, purpose="surge",
-                      think_time=think_time or None)
+                      think_time=think_time or None, namespace=namespace)
 
 
 def stop_load() -> dict[str, Any]:

@@ -30,7 +30,7 @@ def _localcluster() -> ModuleType | None:
     return local_nodes
 
 
-@undo.register("restore_node")
+@undo.register("restore_node", "node")
 def _undo_restore(params: dict[str, Any], data: dict[str, Any]) -> None:
     lc = _localcluster()
     if lc is None:
@@ -132,8 +132,8 @@ def lose_nodes(
     guard.require_target(
         "lose_nodes", name=name, label_selector=label_selector, pod_label_selector=pod_label_selector
     )
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
+    cleared = guard.authorize("lose_nodes", secrets, [namespace])
+    context, api = cleared.context, cleared.api
     all_nodes = api.core.list_node().items
     picked = node_targets.target_nodes(api, all_nodes, name, label_selector, count, namespace, pod_label_selector)
     targets = [node_targets.node_name(n) for n in picked]
@@ -147,12 +147,16 @@ def zone_outage(
     zone: str,
     mode: str = "unready",
     wait_timeout: float = 60,
+    namespace: str | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Lose every node of one zone (label topology.kubernetes.io/zone)."""
+    """Lose every node of one zone (label topology.kubernetes.io/zone).
+
+    `namespace`: the namespace whose workloads the outage tests; it must have opted in to chaos.
+    """
     guard.require_target("zone_outage", zone=zone)
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
+    cleared = guard.authorize("zone_outage", secrets, [namespace])
+    context, api = cleared.context, cleared.api
     all_nodes = api.core.list_node().items
     lc = _require_lc()
     zones: dict[str, list[str]] = lc.nodes_by_zone(api.core)
@@ -171,8 +175,8 @@ def recover_nodes(
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Bring lost nodes back; without a target, the nodes this run lost (from the undo log)."""
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
+    cleared = guard.authorize("recover_nodes", secrets)
+    context, api = cleared.context, cleared.api
     lc = _require_lc()
     pending = undo.current().pending("restore_node")
     if zone:

@@ -35,9 +35,8 @@ def kill_pods(
         raise ActivityFailed(f"count: not a number: {count!r}") from None
     if n < 1:
         raise ActivityFailed(f"count must be at least 1, got {count!r}")
-    context = guard.require_allowed_context(secrets)
-    api = k8s.clients(secrets)
-    guard.require_namespaces_opted_in(api.core, [namespace])
+    cleared = guard.authorize("kill_pods", secrets, [namespace])
+    context, api = cleared.context, cleared.api
     pods = [
         p
         for p in api.core.list_namespaced_pod(namespace, label_selector=label_selector).items

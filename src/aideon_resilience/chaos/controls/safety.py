@@ -97,6 +97,8 @@ def after_experiment_control(context: Any, state: Any = None, **kwargs: Any) -> 
             logger.warning(f"aideon safety: undid what the rollbacks left: {line}")
         for line in result.failed:
             logger.error(f"aideon safety: could not undo: {line}; run `aideon-resilience rollback`")
+        for line in result.unreadable:
+            logger.error(f"aideon safety: skipped an unreadable undo step: {line}")
         summary = {"undo_dir": str(log.directory), **result.as_dict()}
     if isinstance(state, dict):
         state["aideon_undo"] = summary

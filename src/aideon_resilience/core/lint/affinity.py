@@ -46,6 +46,51 @@ def required_self_anti_affinity_keys(wl: Workload) -> set[str]:
     }
 
 
+def spread_keys(wl: Workload) -> set[str]:
+    """Topology keys over which the workload spreads its own replicas: pod anti-affinity terms
+    (required or preferred) and topology spread constraints whose selector matches its pods."""
+    anti = ((wl.pod_spec.get("affinity") or {}).get("podAntiAffinity")) or {}
+    terms: list[Any] = list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+    terms += [
+        t.get("podAffinityTerm") for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        if isinstance(t, Mapping)
+    ]
+    keys = {str(t.get("topologyKey")) for t in terms if isinstance(t, Mapping) and _term_matches_self(t, wl)}
+    for c in wl.pod_spec.get("topologySpreadConstraints") or []:
+        if isinstance(c, Mapping) and selector_matches(c.get("labelSelector"), wl.pod_labels):
+            keys.add(str(c.get("topologyKey")))
+    return keys
+
+
+def _multi_replica(inv: Inventory) -> Iterator[Workload]:
+    for wl in inv.workloads:
+        if wl.kind in ("Deployment", "StatefulSet") and (wl.max_replicas or 0) >= 2:
+            yield wl
+
+
+def _check_no_node_spread(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
+    for wl in _multi_replica(inv):
+        if HOSTNAME_KEY not in spread_keys(wl):
+            yield AFF_NO_NODE_SPREAD.report(
+                wl.obj,
+                f"runs up to {wl.max_replicas} replicas with neither pod anti-affinity nor a topology spread "
+                f"on {HOSTNAME_KEY}: all of them may land on one node and go down with it",
+            )
+
+
+def _check_no_zone_spread(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
+    if ctx.zones is None or ctx.zones < 2:
+        return
+    for wl in _multi_replica(inv):
+        if not spread_keys(wl) & ZONE_KEYS:
+            yield AFF_NO_ZONE_SPREAD.report(
+                wl.obj,
+                f"runs up to {wl.max_replicas} replicas with neither pod anti-affinity nor a topology spread "
+                f"on topology.kubernetes.io/zone in a cluster of {ctx.zones} zones: "
+                "all of them may land in one zone and go down with it",
+            )
+
+
 def _peak(wl: Workload) -> tuple[int, str] | None:
     peak = wl.max_replicas
     if peak is None:
@@ -95,11 +140,51 @@ AFF_TOO_FEW_DOMAINS = Rule(
     "AFF001", Severity.ERROR,
     "required anti-affinity needs more topology domains (nodes/zones) than the cluster has at peak replicas",
     _check_domains,
+    doc=(
+        "A required pod anti-affinity term that repels the workload's own pods puts at most one replica "
+        "in each node (`kubernetes.io/hostname`) or zone. At the HPA maximum (else spec.replicas) the "
+        "workload needs that many nodes or zones; with fewer, the surplus replicas stay Pending exactly "
+        "when the load needs them. The node and zone counts come from `--nodes` or the environment's "
+        "cluster-shape.yaml.\n\n"
+        "Fix: a maxReplicas within the node count, more nodes, or a preferred term / topology spread "
+        "with `whenUnsatisfiable: ScheduleAnyway`."
+    ),
+    upstream="none: neither tool knows the cluster's size.",
 )
 AFF_NO_HEADROOM = Rule(
     "AFF002", Severity.WARNING,
     "peak replicas equal the node count under required hostname anti-affinity (no drain headroom)",
     _check_no_headroom,
+    doc=(
+        "With exactly as many nodes as replicas at peak, every node holds one replica; draining or "
+        "losing a node at full scale leaves its replica Pending until the node returns.\n\n"
+        "Fix: a maxReplicas below the node count, or one more node."
+    ),
+    upstream="none.",
+)
+AFF_NO_NODE_SPREAD = Rule(
+    "AFF003", Severity.WARNING, "multi-replica workload not spread over nodes", _check_no_node_spread,
+    doc=(
+        "A Deployment or StatefulSet that runs two or more replicas with neither pod anti-affinity "
+        "(required or preferred) nor a topology spread constraint on `kubernetes.io/hostname` selecting "
+        "its own pods. The scheduler's default spreading is a score, not a rule: under pressure all "
+        "replicas can share one node, and that node's loss is an outage.\n\n"
+        "Fix: a `topologySpreadConstraints` entry on kubernetes.io/hostname (maxSkew 1), or preferred "
+        "pod anti-affinity on the same key."
+    ),
+    upstream="kube-score deployment-has-host-podantiaffinity and statefulset-has-host-podantiaffinity "
+    "(anti-affinity only); kube-linter no-anti-affinity. We also accept a topology spread constraint.",
+)
+AFF_NO_ZONE_SPREAD = Rule(
+    "AFF004", Severity.WARNING, "multi-replica workload not spread over zones", _check_no_zone_spread,
+    doc=(
+        "Like AFF003 for zones, and only where the cluster shape declares two or more zones: no pod "
+        "anti-affinity and no topology spread on `topology.kubernetes.io/zone`. Losing one zone may take "
+        "every replica.\n\n"
+        "Fix: a topology spread constraint on topology.kubernetes.io/zone (maxSkew 1, "
+        "`whenUnsatisfiable: ScheduleAnyway` unless every zone has room for its share)."
+    ),
+    upstream="none: kube-score pod-topology-spread-constraints only validates constraints that exist.",
 )
 
-RULES = (AFF_TOO_FEW_DOMAINS, AFF_NO_HEADROOM)
+RULES = (AFF_TOO_FEW_DOMAINS, AFF_NO_HEADROOM, AFF_NO_NODE_SPREAD, AFF_NO_ZONE_SPREAD)

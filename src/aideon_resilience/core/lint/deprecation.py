@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from aideon_resilience.core.lint.kinds import DEPRECATED_API_VERSIONS
 from aideon_resilience.core.lint.model import (
-    DEPRECATED_API_VERSIONS,
     KUSTOMIZE_KINDS,
     Finding,
     Inventory,
@@ -34,7 +34,8 @@ def _check_api_versions(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-def _outlier_detections(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def outlier_detections(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(path, outlierDetection) of a DestinationRule spec: top level, per port and per subset."""
     def from_policy(path: str, policy: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
         if not isinstance(policy, Mapping):
             return
@@ -55,7 +56,7 @@ def _check_consecutive_errors(inv: Inventory, ctx: LintContext) -> Iterator[Find
     for obj in inv.objects:
         if obj.get("kind") != "DestinationRule":
             continue
-        for path, od in _outlier_detections(obj.get("spec") or {}):
+        for path, od in outlier_detections(obj.get("spec") or {}):
             if "consecutiveErrors" in od:
                 yield DEP_FIELD.report(
                     obj, f"{path}.consecutiveErrors is deprecated: use consecutive5xxErrors "
@@ -70,15 +71,33 @@ def _check_kustomize_fields(inv: Inventory, ctx: LintContext) -> Iterator[Findin
                 yield DEP_KUSTOMIZE.report(kust, f"{old} is deprecated in kustomize v5: use {new}")
 
 
-DEP_API = Rule("DEP001", Severity.WARNING, "deprecated API version", _check_api_versions)
+DEP_API = Rule(
+    "DEP001", Severity.WARNING, "deprecated API version", _check_api_versions,
+    doc=(
+        "An object uses an API version that is deprecated (Istio v1alpha3/v1beta1, autoscaling v1 and "
+        "v2beta*, policy/v1beta1) and will stop being served.\n\nFix: the version the message names."
+    ),
+    upstream="kube-score stable-version; kube-linter no-extensions-v1beta (Kubernetes APIs only).",
+)
 DEP_FIELD = Rule(
     "DEP002", Severity.WARNING, "deprecated field (Istio outlierDetection consecutiveErrors)",
     _check_consecutive_errors,
+    doc=(
+        "Istio's `outlierDetection.consecutiveErrors` is deprecated; it is read as "
+        "consecutiveGatewayErrors semantics only in old releases.\n\n"
+        "Fix: `consecutive5xxErrors` (or `consecutiveGatewayErrors`)."
+    ),
+    upstream="none (neither tool reads Istio objects).",
 )
 DEP_KUSTOMIZE = Rule(
     "DEP003", Severity.WARNING,
     "deprecated kustomization field (patchesStrategicMerge, patchesJson6902, bases, commonLabels)",
     _check_kustomize_fields,
+    doc=(
+        "kustomize v5 deprecates these fields; `kustomize edit fix` rewrites them.\n\n"
+        "Fix: `patches`, `resources`, `labels`."
+    ),
+    upstream="none (neither tool reads kustomization files).",
 )
 
 RULES = (DEP_API, DEP_FIELD, DEP_KUSTOMIZE)

@@ -8,14 +8,14 @@ workloads with their pod templates, HPAs, PDBs, network policies, kustomization 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-KubeObject = Mapping[str, Any]
+from aideon_resilience.core.lint.kinds import KubeObject as KubeObject  # the rules name it through the model
+from aideon_resilience.core.lint.kinds import is_namespaced
 
 DEFAULT_NAMESPACE = "default"
 KUSTOMIZE_KINDS = frozenset({"Kustomization", "Component"})
@@ -28,10 +28,13 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-class ObjectRef(BaseModel):
-    """Which object a finding is about; `namespace` is null for cluster-scoped objects."""
+# Plain frozen dataclasses, not pydantic models: the lint starts in editors and hooks, and
+# importing pydantic costs about 0.1 s of a 0.3 s start-up budget.
 
-    model_config = ConfigDict(frozen=True)
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Which object a finding is about; `namespace` is null for cluster-scoped objects."""
 
     kind: str
     namespace: str | None
@@ -43,113 +46,81 @@ class ObjectRef(BaseModel):
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
-class Finding(BaseModel):
-    """One lint result: a stable rule code, its severity, the object and a one-line message."""
+@dataclass(frozen=True)
+class Suppression:
+    """Why a finding does not count: an object's ignore annotation (with its reason) or `--disable`."""
 
-    model_config = ConfigDict(frozen=True)
+    by: str  # "annotation" or "disable"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the object of a finding is written: a source file and the line its document starts on."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint result: a stable rule code, its severity, the object and a one-line message.
+
+    A suppressed finding is still reported (with `suppressed`), it only does not count.
+    """
 
     code: str
     severity: Severity
     object: ObjectRef
     message: str
+    suppressed: Suppression | None = None
+    location: Location | None = None
 
     def line(self) -> str:
-        return f"{self.severity.value} {self.code} {self.object.display()}: {self.message}"
+        text = f"{self.severity.value} {self.code} {self.object.display()}: {self.message}"
+        if self.suppressed is not None:
+            return f"suppressed {text} [{self.suppressed.by}: {self.suppressed.reason}]"
+        return text
+
+    @property
+    def counts(self) -> bool:
+        return self.suppressed is None
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON form: code, severity, object, message; `suppressed`/`location` only when set."""
+        data: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity.value,
+            "object": {"kind": self.object.kind, "namespace": self.object.namespace, "name": self.object.name},
+            "message": self.message,
+        }
+        if self.suppressed is not None:
+            data["suppressed"] = {"by": self.suppressed.by, "reason": self.suppressed.reason}
+        if self.location is not None:
+            data["location"] = {"file": self.location.file, "line": self.location.line}
+        return data
+
+    def with_suppression(self, suppression: Suppression) -> Finding:
+        return replace(self, suppressed=suppression)
+
+    def with_location(self, location: Location) -> Finding:
+        return replace(self, location=location)
 
 
 @dataclass(frozen=True)
 class LintContext:
-    """What the lint assumes about the cluster: schedulable nodes and (when declared) zones."""
+    """What the lint assumes about the cluster: schedulable nodes and (when declared) zones and the
+    allocatable CPU and memory of one node (the capacity analyses are skipped without them)."""
 
     nodes: int
     zones: int | None = None
+    node_cpu_millis: int | None = None
+    node_memory_mib: int | None = None
 
-
-# Known apiVersion/kind pairs, with scope (True = namespaced). Deprecated versions are known
-# (the deprecation rule warns about them); anything else is unusable input.
-_CORE_NAMESPACED = (
-    "ConfigMap Secret Service ServiceAccount PersistentVolumeClaim Pod ResourceQuota LimitRange "
-    "Endpoints Event ReplicationController"
-)
-_KNOWN: dict[tuple[str, str], bool] = {}
-
-
-def _register(api_versions: Iterable[str], kinds: str, namespaced: bool) -> None:
-    for api_version in api_versions:
-        for kind in kinds.split():
-            _KNOWN[(api_version, kind)] = namespaced
-
-
-_register(["v1"], _CORE_NAMESPACED, True)
-_register(["v1"], "Namespace PersistentVolume Node", False)
-_register(["apps/v1"], "Deployment StatefulSet DaemonSet ReplicaSet ControllerRevision", True)
-_register(["batch/v1"], "Job CronJob", True)
-_register(["autoscaling/v2", "autoscaling/v1", "autoscaling/v2beta2", "autoscaling/v2beta1"],
-          "HorizontalPodAutoscaler", True)
-_register(["policy/v1", "policy/v1beta1"], "PodDisruptionBudget", True)
-_register(["networking.k8s.io/v1"], "NetworkPolicy Ingress", True)
-_register(["networking.k8s.io/v1"], "IngressClass", False)
-_register(["rbac.authorization.k8s.io/v1"], "Role RoleBinding", True)
-_register(["rbac.authorization.k8s.io/v1"], "ClusterRole ClusterRoleBinding", False)
-_register(["storage.k8s.io/v1"], "StorageClass CSIDriver VolumeAttachment", False)
-_register(["scheduling.k8s.io/v1"], "PriorityClass", False)
-_register(["coordination.k8s.io/v1"], "Lease", True)
-_register(["apiextensions.k8s.io/v1"], "CustomResourceDefinition", False)
-_register(["admissionregistration.k8s.io/v1"],
-          "ValidatingWebhookConfiguration MutatingWebhookConfiguration", False)
-_register(["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
-          "VirtualService DestinationRule Gateway ServiceEntry Sidecar", True)
-_register(["security.istio.io/v1", "security.istio.io/v1beta1"],
-          "PeerAuthentication AuthorizationPolicy RequestAuthentication", True)
-_register(["cert-manager.io/v1"], "Certificate Issuer CertificateRequest", True)
-_register(["cert-manager.io/v1"], "ClusterIssuer", False)
-_register(["argoproj.io/v1alpha1"], "Application AppProject ApplicationSet", True)
-_register(["monitoring.coreos.com/v1"], "ServiceMonitor PodMonitor PrometheusRule", True)
-_register(["kustomize.config.k8s.io/v1beta1"], "Kustomization", False)
-_register(["kustomize.config.k8s.io/v1alpha1"], "Component", False)
-
-DEPRECATED_API_VERSIONS: dict[str, str] = {
-    "networking.istio.io/v1alpha3": "networking.istio.io/v1",
-    "networking.istio.io/v1beta1": "networking.istio.io/v1",
-    "security.istio.io/v1beta1": "security.istio.io/v1",
-    "autoscaling/v2beta2": "autoscaling/v2",
-    "autoscaling/v2beta1": "autoscaling/v2",
-    "autoscaling/v1": "autoscaling/v2",
-    "policy/v1beta1": "policy/v1",
-}
-
-
-def _crd_kinds(objects: Iterable[KubeObject]) -> dict[tuple[str, str], bool]:
-    """apiVersion/kind pairs defined by CustomResourceDefinitions among the input objects."""
-    found: dict[tuple[str, str], bool] = {}
-    for obj in objects:
-        if obj.get("kind") != "CustomResourceDefinition":
-            continue
-        spec = obj.get("spec") or {}
-        group = spec.get("group")
-        kind = (spec.get("names") or {}).get("kind")
-        namespaced = spec.get("scope", "Namespaced") == "Namespaced"
-        for version in spec.get("versions") or []:
-            if group and kind and isinstance(version, Mapping) and version.get("name"):
-                found[(f"{group}/{version['name']}", kind)] = namespaced
-    return found
-
-
-def unknown_kinds(objects: Iterable[KubeObject]) -> list[str]:
-    """Descriptions (`kind (apiVersion)`) of objects whose apiVersion/kind the lint does not know."""
-    objects = list(objects)
-    known = {**_KNOWN, **_crd_kinds(objects)}
-    bad: list[str] = []
-    for obj in objects:
-        key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-        if key not in known:
-            bad.append(f"{key[1] or '(no kind)'} ({key[0] or 'no apiVersion'})")
-    return bad
-
-
-def is_namespaced(obj: KubeObject) -> bool:
-    key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-    return _KNOWN.get(key, True)
+    @property
+    def nodes_per_zone(self) -> int:
+        """Nodes of the largest zone (nodes spread as evenly as the count allows)."""
+        return math.ceil(self.nodes / self.zones) if self.zones else self.nodes
 
 
 def ref(obj: KubeObject) -> ObjectRef:
@@ -224,6 +195,48 @@ class Workload:
     def serving(self) -> bool:
         return self.kind in SERVING_WORKLOAD_KINDS
 
+    @property
+    def scalable(self) -> bool:
+        return self.kind in SCALABLE_KINDS
+
+    @property
+    def display(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def containers(self) -> list[Mapping[str, Any]]:
+        return [c for c in self.pod_spec.get("containers") or [] if isinstance(c, Mapping)]
+
+    def pod_request(self, resource: str) -> float | None:
+        """Sum of the containers' requests of `resource` in base units (cores, bytes); None if any
+        container has none or it cannot be read."""
+        total = 0.0
+        for c in self.containers:
+            value = quantity(((c.get("resources") or {}).get("requests") or {}).get(resource))
+            if value is None:
+                return None
+            total += value
+        return total
+
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_SUFFIX = {
+    None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60,
+}
+
+
+def quantity(value: object) -> float | None:
+    """A Kubernetes resource quantity ("500m", "1.5", "2Gi") in base units; None if unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    m = _QUANTITY.match(str(value).strip())
+    if m is None:
+        return None
+    return float(m.group(1)) * _SUFFIX[m.group(2)]
+
 
 def _pod_template(obj: KubeObject) -> Mapping[str, Any] | None:
     spec = obj.get("spec") or {}
@@ -258,6 +271,14 @@ def namespace_of(obj: KubeObject) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
 
 
+_INDEXED = {
+    "Service": "services",
+    "DestinationRule": "destination_rules",
+    "StorageClass": "storage_classes",
+    "ResourceQuota": "quotas",
+}
+
+
 @dataclass
 class Inventory:
     """All objects of one lint run, grouped for the rules."""
@@ -268,6 +289,10 @@ class Inventory:
     pdbs: list[KubeObject] = field(default_factory=list)
     network_policies: list[KubeObject] = field(default_factory=list)
     kustomizations: list[KubeObject] = field(default_factory=list)
+    services: list[KubeObject] = field(default_factory=list)
+    destination_rules: list[KubeObject] = field(default_factory=list)
+    storage_classes: list[KubeObject] = field(default_factory=list)
+    quotas: list[KubeObject] = field(default_factory=list)
 
     @classmethod
     def from_objects(cls, objects: Iterable[KubeObject]) -> Inventory:
@@ -282,6 +307,8 @@ class Inventory:
                 inv.pdbs.append(obj)
             elif kind == "NetworkPolicy":
                 inv.network_policies.append(obj)
+            elif kind in _INDEXED:
+                getattr(inv, _INDEXED[str(kind)]).append(obj)
             elif kind in WORKLOAD_KINDS:
                 wl = _workload(obj)
                 if wl is not None:
@@ -302,6 +329,21 @@ class Inventory:
             ):
                 return wl
         return None
+
+    def pdbs_for(self, wl: Workload) -> list[KubeObject]:
+        """The PodDisruptionBudgets whose selector matches the workload's pods."""
+        return [pdb for pdb in self.pdbs if any(w is wl for w in self.selected_workloads(pdb))]
+
+    def service_workloads(self, service: KubeObject) -> list[Workload]:
+        """Workloads whose pods a Service's selector picks (none for a selector-less Service)."""
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        ns = namespace_of(service)
+        return [
+            wl for wl in self.workloads
+            if wl.namespace == ns and selector_matches({"matchLabels": selector}, wl.pod_labels)
+        ]
 
     def selected_workloads(self, pdb: KubeObject) -> list[Workload]:
         selector = (pdb.get("spec") or {}).get("selector")

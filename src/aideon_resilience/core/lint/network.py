@@ -29,6 +29,14 @@ def _check_unselected(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-NET_UNSELECTED = Rule("NET001", Severity.WARNING, "no NetworkPolicy selects the workload", _check_unselected)
+NET_UNSELECTED = Rule(
+    "NET001", Severity.WARNING, "no NetworkPolicy selects the workload", _check_unselected,
+    doc=(
+        "No NetworkPolicy in the workload's namespace selects its pods, so all ingress and egress is "
+        "allowed. Kept as a warning: it is isolation, not availability.\n\n"
+        "Fix: a default-deny policy per namespace plus policies allowing the traffic each tier needs."
+    ),
+    upstream="kube-score pod-networkpolicy; kube-linter non-isolated-pod (opt-in).",
+)
 
 RULES = (NET_UNSELECTED,)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from aideon_resilience.core.report.charts import Chart
+from aideon_resilience.core.report.chart_canvas import Chart
 from aideon_resilience.core.rundir import RunMeta
 from aideon_resilience.core.timeline import Timeline
 from aideon_resilience.core.verdict import Verdict

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
-from aideon_resilience.adapters.dataplane.proxy import backend_name
+from aideon_resilience.adapters.dataplane.proxy_config import backend_name
 from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.shape import ClusterShape

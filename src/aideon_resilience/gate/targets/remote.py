@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aideon_resilience.adapters.kube.client import check_reachable
 from aideon_resilience.adapters.kustomize import build
 from aideon_resilience.core.plan import load_capacity
 from aideon_resilience.core.timeline import TimelineEvent
@@ -51,6 +52,8 @@ class RemoteTarget:
             raise SafetyRefusal(f"--env {self.env}: set AIDEON_GATEWAY_URL to the gateway the load may target")
         if not (self.manifests / "loadgen" / "kustomization.yaml").is_file():
             raise InputFileError(self.manifests / "loadgen", "--manifests: no load generator (kustomization.yaml)")
+        if not (self.context == IN_CLUSTER and self.settings.kubeconfig is None):
+            check_reachable(self.settings.kubeconfig_file, self.context)
 
     def provision(self, progress: Progress) -> Connection:
         kubeconfig = self.settings.kubeconfig

@@ -1,11 +1,11 @@
-"""The local data plane: pod runtime + CPU feedback + HAProxy + Prometheus under one supervisor.
+"""The local data plane's supervisor: pod runtime + CPU feedback + HAProxy + Prometheus in one process.
 
-`aideon-resilience dataplane run` is the supervisor (a long-running process, started detached by
-`start_dataplane`, e.g. from `deploy --env local`). Everything it starts (stand-ins, HAProxy,
-Prometheus) stays in its process group, so `stop_dataplane` ends all of it even if the supervisor
-itself is gone. Its state (pids, ports, gateway URL) is a JSON file in the work directory,
-`<cluster cache>/dataplane/state.json` by default; `cluster env` prints
-`export AIDEON_GATEWAY_URL=...` from it (`dataplane_env_lines`).
+`aideon-resilience dataplane run` runs `run_supervisor` (a long-running process, started detached by
+`control.start_dataplane`, e.g. from `deploy --env local`). Everything it starts (stand-ins,
+HAProxy, Prometheus) stays in its process group, so `control.stop_dataplane` ends all of it even
+if the supervisor itself is gone. Each tick it follows the pods, points the proxy at the routable
+stand-ins, enforces maxEjectionPercent, records ejections, feeds CPU use back and saves its state
+(`state`).
 """
 
 from __future__ import annotations
@@ -15,150 +15,45 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import psutil
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.cpu import CpuFeedback
 from aideon_resilience.adapters.dataplane.prometheus import Prometheus
-from aideon_resilience.adapters.dataplane.proxy import (
+from aideon_resilience.adapters.dataplane.proxy import HAProxy, free_port
+from aideon_resilience.adapters.dataplane.proxy_config import (
     LOOPBACK,
-    HAProxy,
     OutlierPolicy,
     ProxySettings,
     ServiceProxy,
     connect_timeout_from_destination_rule,
-    free_port,
     outlier_from_destination_rule,
 )
-from aideon_resilience.adapters.dataplane.runtime import PodRuntime, standin_command
+from aideon_resilience.adapters.dataplane.runtime import PodRuntime
+from aideon_resilience.adapters.dataplane.state import (
+    EJECTIONS_NAME,
+    STATE_NAME,
+    DataPlaneOptions,
+    DataPlaneState,
+    write_state,
+)
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
-from aideon_resilience.adapters.standin.server import upstream_env_name
+from aideon_resilience.adapters.standin.upstream import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
-from aideon_resilience.core.timeline import TimelineEvent, parse_event
 from aideon_resilience.errors import InfrastructureError
-from aideon_resilience.settings import settings
 
 log = logging.getLogger("aideon.dataplane")
 
-STATE_NAME = "state.json"
 TICK_S = 0.5
 DR_REFRESH_S = 10.0
-
-
-EJECTIONS_NAME = "ejections.jsonl"
-
-
-def ejection_events(
-    paths: ClusterPaths, since: float, until: float, workdir: Path | None = None
-) -> list[TimelineEvent]:
-    """The ejections and returns the proxy recorded between `since` and `until` (a line the
-    supervisor could not finish writing is left out)."""
-    file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
-    if not file.is_file():
-        return []
-    events = []
-    for line in file.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(ValueError):
-            event = parse_event(line)
-            if event is not None and since <= event.t <= until:
-                events.append(event)
-    return events
-
-
-def default_workdir(paths: ClusterPaths) -> Path:
-    """One data plane per local cluster: `<cache>/dataplane/<cluster name>`."""
-    return paths.cache / "dataplane" / paths.name
-
-
-@dataclass
-class DataPlaneOptions:
-    namespaces: list[str] | None = None  # None: every namespace
-    timeout_server_s: float = 5.0
-    prometheus: bool = True
-    cpu_period_s: float = 3.0
-    standin_args: list[str] = field(default_factory=list)
-
-    def to_args(self) -> list[str]:
-        args: list[str] = []
-        for ns in self.namespaces or []:
-            args += ["--namespace", ns]
-        args += ["--timeout-server", f"{self.timeout_server_s:g}", "--cpu-period", f"{self.cpu_period_s:g}"]
-        if not self.prometheus:
-            args.append("--no-prometheus")
-        for a in self.standin_args:
-            args.append(f"--standin-arg={a}")
-        return args
-
-
-@dataclass
-class DataPlaneState:
-    pid: int
-    status: str  # starting | running | stopping
-    gateway_url: str = ""
-    prometheus_url: str = ""
-    haproxy_pid: int | None = None
-    haproxy_stats_url: str = ""
-    haproxy_socket: str = ""
-    prometheus_pid: int | None = None
-    frontends: dict[str, int] = field(default_factory=dict)
-    standins: list[dict[str, Any]] = field(default_factory=list)
-    namespaces: list[str] | None = None
-    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    updated: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DataPlaneState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def pids(self) -> list[int]:
-        out = [self.pid]
-        out += [p for p in (self.haproxy_pid, self.prometheus_pid) if p]
-        out += [int(s["pid"]) for s in self.standins if s.get("pid")]
-        return out
-
-
-def write_state(workdir: Path, state: DataPlaneState) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    tmp = workdir / (STATE_NAME + ".tmp")
-    tmp.write_text(json.dumps(state.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, workdir / STATE_NAME)
-
-
-def read_state(workdir: Path) -> DataPlaneState | None:
-    try:
-        data = json.loads((workdir / STATE_NAME).read_text(encoding="utf-8"))
-        return DataPlaneState.from_dict(data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def supervisor_alive(pid: int) -> bool:
-    """True when `pid` runs and is a data-plane supervisor (guards against a reused pid)."""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        cmd = proc.cmdline()
-    except psutil.Error:
-        return False
-    return "dataplane" in cmd and "run" in cmd
-
-
-# -- the supervisor -------------------------------------------------------------------------------
 
 
 class DataPlane:
@@ -359,121 +254,3 @@ def run_supervisor(paths: ClusterPaths, workdir: Path, options: DataPlaneOptions
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     core = LocalCluster(paths).core()
     DataPlane(core, workdir, options, cluster_exists=paths.kubeconfig.is_file).run(stop)
-
-
-# -- control from other processes ------------------------------------------------------------------
-
-
-def dataplane_state(paths: ClusterPaths, workdir: Path | None = None) -> DataPlaneState | None:
-    """The running data plane's state, or None when none runs."""
-    state = read_state(workdir or default_workdir(paths))
-    if state is None or not supervisor_alive(state.pid):
-        return None
-    return state
-
-
-def start_dataplane(
-    paths: ClusterPaths,
-    options: DataPlaneOptions | None = None,
-    workdir: Path | None = None,
-    timeout: float = 90.0,
-) -> DataPlaneState:
-    """Start the supervisor detached (or reuse a running one) and wait until it serves."""
-    workdir = workdir or default_workdir(paths)
-    running = dataplane_state(paths, workdir)
-    if running is not None and running.status == "running":
-        return running
-    if running is not None:
-        stop_dataplane(paths, workdir)
-    options = options or DataPlaneOptions()
-    workdir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        (workdir / STATE_NAME).unlink()
-    env = settings().child_environment()
-    if paths.root is not None:
-        env["AIDEON_CACHE_DIR"] = str(paths.root)
-    cmd = [*standin_command(), "dataplane", "run", "--workdir", str(workdir), *options.to_args()]
-    log_path = workdir / "supervisor.log"
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
-            raise InfrastructureError(f"the local data plane exited at start: {tail[0][:300]} (see {log_path})")
-        state = read_state(workdir)
-        if state is not None and state.pid == proc.pid and state.status == "running":
-            return state
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    raise InfrastructureError(f"the local data plane did not start within {timeout:.0f}s (see {log_path})")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-_OURS = ("standin", "haproxy", "prometheus", "dataplane")
-
-
-def _group_members(pgid: int) -> list[psutil.Process]:
-    """Processes of the supervisor's process group that are ours (stand-ins, proxy, Prometheus)."""
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if os.getpgid(proc.pid) != pgid or proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-        except (OSError, psutil.Error):
-            continue
-        cmdline = " ".join(proc.info.get("cmdline") or [])
-        if any(word in cmdline for word in _OURS):
-            found.append(proc)
-    return found
-
-
-def stop_dataplane(paths: ClusterPaths, workdir: Path | None = None, timeout: float = 20.0) -> None:
-    """Stop the data plane and every process it started; no-op when none runs.
-
-    SIGTERM to the supervisor (which stops its children), then SIGKILL to whatever of its
-    process group or of the recorded pids is still there.
-    """
-    workdir = workdir or default_workdir(paths)
-    state = read_state(workdir)
-    if state is None:
-        return
-    if supervisor_alive(state.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(state.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while supervisor_alive(state.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    left = {p.pid: p for p in _group_members(state.pid)}
-    for pid in state.pids():
-        if pid not in left and _alive(pid):
-            with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                if any(word in " ".join(proc.cmdline()) for word in _OURS):
-                    left[pid] = proc
-    for proc in left.values():
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(list(left.values()), timeout=5)
-    with contextlib.suppress(FileNotFoundError):
-        (workdir / STATE_NAME).unlink()
-
-
-def dataplane_env_lines(paths: ClusterPaths, workdir: Path | None = None) -> list[str]:
-    """`export AIDEON_GATEWAY_URL=...` (and Prometheus) when a data plane runs; else nothing."""
-    state = dataplane_state(paths, workdir)
-    if state is None or not state.gateway_url:
-        return []
-    lines = [f"export AIDEON_GATEWAY_URL={state.gateway_url}"]
-    if state.prometheus_url:
-        lines.append(f"export AIDEON_PROMETHEUS_URL={state.prometheus_url}")
-    return lines

@@ -1,0 +1,261 @@
+"""The HAProxy configuration of the local data plane and the Istio policy it is rendered from.
+
+One frontend and one backend per platform service, every bind on 127.0.0.1. A backend is a fixed
+set of server slots (`server-template`) that start disabled; `proxy.HAProxy` fills them in at run
+time and re-renders this configuration only when a service needs more slots or a DestinationRule
+changes.
+
+Passive ejection from an Istio DestinationRule's `trafficPolicy.outlierDetection`:
+
+| Istio                         | HAProxy (per server)                                           |
+|-------------------------------|----------------------------------------------------------------|
+| consecutive5xxErrors: N       | `observe layer7 error-limit N on-error mark-down`              |
+| (gateway errors, timeouts)    | HAProxy's layer-7 observation also counts response timeouts    |
+| interval: I                   | `inter I` (health-check period of an UP server)                |
+| baseEjectionTime: T           | `rise R fastinter T/R downinter T/R`: an ejected server needs  |
+|                               | R passing checks spaced T/R apart, so it is out about T        |
+| maxEjectionPercent: M         | enforced by the supervisor, not by HAProxy (see below)         |
+| connectionPool.tcp.connectTimeout | `timeout connect`                                          |
+
+What cannot be mapped exactly:
+- Istio ejects for `baseEjectionTime x number of ejections` and then returns the host
+  unconditionally; HAProxy returns a marked-down server only when its active check (`GET /ready`)
+  passes. A host that fails requests but answers /ready comes back after ~T and is ejected again
+  after N more errors, which matches Istio's behaviour; a host whose /ready also fails stays out.
+- `interval` in Istio is the period of the ejection sweep; HAProxy observes every response as it
+  comes, so ejection happens on the N-th consecutive error, not at the next sweep.
+- A passing active check resets HAProxy's consecutive-error count (observed with HAProxy 2.6):
+  errors of a server spaced wider than `inter` may never add up to N, where Envoy would count them.
+  A short `interval` therefore makes ejection of slowly failing servers (e.g. hanging ones, whose
+  errors come one `timeout server` apart) less likely; Istio's default of 10s is fine.
+- `maxEjectionPercent` has no HAProxy equivalent: HAProxy may mark every server of a backend down.
+  The supervisor enforces it after the fact (`proxy.HAProxy.enforce_max_ejection`, every tick): like
+  Envoy, ejecting is allowed while the ejected share is below M, i.e. at most ceil(n*M/100) of n
+  servers stay DOWN; servers beyond that are forced back up (`set server ... health up`), most
+  recently ejected first. Between HAProxy's mark-down and the next tick (<= 0.5 s) more servers
+  than that can be out.
+- Consecutive errors are counted per server by HAProxy (as in Envoy), but HAProxy also counts a
+  response timeout (`timeout server`) as a layer-7 error, which Envoy counts as a gateway error.
+
+Defaults when a service has no DestinationRule (or the CRD is absent) are Istio's documented
+defaults: 5 consecutive 5xx, interval 10s, baseEjectionTime 30s, maxEjectionPercent 10.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+MIN_SLOTS = 16
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s|m|h)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object, what: str) -> float:
+    """Seconds of a protobuf-style duration ("10s", "500ms", "1m"); ValueError naming `what`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{what}: not a duration: {value!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+@dataclass(frozen=True)
+class OutlierPolicy:
+    """Istio outlierDetection (fields a DestinationRule leaves out take Istio's documented defaults).
+
+    `consecutive_5xx == 0` is no outlier detection at all, which is what Istio does for a service
+    whose DestinationRule has no `outlierDetection` (or that has no DestinationRule): the proxy
+    then only health-checks `/ready` and never ejects on errors.
+    """
+
+    consecutive_5xx: int = 5
+    interval_s: float = 10.0
+    base_ejection_s: float = 30.0
+    max_ejection_percent: int = 10
+    source: str = "istio-defaults"
+
+    @classmethod
+    def off(cls, source: str) -> OutlierPolicy:
+        return cls(consecutive_5xx=0, source=source)
+
+    @property
+    def enabled(self) -> bool:
+        return self.consecutive_5xx > 0
+
+    def haproxy_server_params(self) -> str:
+        """The `default-server` parameters this policy maps to (see the module docstring)."""
+        if not self.enabled:
+            return f"check inter {_ms(self.interval_s)} rise 2 fall 3"
+        rise = 2 if self.base_ejection_s >= 1.0 else 1
+        back = self.base_ejection_s / rise
+        return (
+            f"check inter {_ms(self.interval_s)} fastinter {_ms(back)} downinter {_ms(back)} "
+            f"rise {rise} fall 3 observe layer7 error-limit {self.consecutive_5xx} on-error mark-down"
+        )
+
+
+def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
+    """The outlierDetection of a DestinationRule; missing fields take Istio's defaults.
+
+    Raises ValueError (naming the field) for a malformed field.
+    """
+    name = f"{(dr.get('metadata') or {}).get('namespace', '')}/{(dr.get('metadata') or {}).get('name', '')}"
+    od = ((dr.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")
+    if not od:
+        return OutlierPolicy.off(f"DestinationRule {name} (no outlierDetection: no ejection)")
+    base = OutlierPolicy()
+    where = f"DestinationRule {name}: spec.trafficPolicy.outlierDetection"
+    errors = od.get("consecutive5xxErrors", od.get("consecutiveErrors", base.consecutive_5xx))
+    if isinstance(errors, dict):  # UInt32Value wrapper form
+        errors = errors.get("value", base.consecutive_5xx)
+    try:
+        n = int(errors)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.consecutive5xxErrors: not an integer: {errors!r}") from None
+    if n < 1:
+        raise ValueError(f"{where}.consecutive5xxErrors: must be at least 1 here, got {n}")
+    pct = od.get("maxEjectionPercent", base.max_ejection_percent)
+    try:
+        pct_i = int(pct)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.maxEjectionPercent: not an integer: {pct!r}") from None
+    if not 0 <= pct_i <= 100:
+        raise ValueError(f"{where}.maxEjectionPercent: must be 0..100, got {pct_i}")
+    return OutlierPolicy(
+        consecutive_5xx=n,
+        interval_s=parse_duration(od.get("interval", "10s"), f"{where}.interval"),
+        base_ejection_s=parse_duration(od.get("baseEjectionTime", "30s"), f"{where}.baseEjectionTime"),
+        max_ejection_percent=pct_i,
+        source=f"DestinationRule {name}",
+    )
+
+
+def connect_timeout_from_destination_rule(dr: dict[str, Any]) -> float | None:
+    tcp = (((dr.get("spec") or {}).get("trafficPolicy") or {}).get("connectionPool") or {}).get("tcp") or {}
+    if "connectTimeout" not in tcp:
+        return None
+    try:
+        return parse_duration(tcp["connectTimeout"], "connectionPool.tcp.connectTimeout")
+    except ValueError:
+        return None
+
+
+@dataclass
+class ServiceProxy:
+    """One platform service as the proxy sees it."""
+
+    service: str
+    port: int
+    policy: OutlierPolicy = field(default_factory=lambda: OutlierPolicy.off("no DestinationRule: no ejection"))
+    slots: int = MIN_SLOTS
+    connect_timeout_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    timeout_server_s: float = 5.0
+    timeout_client_s: float = 30.0
+    check_timeout_s: float = 1.0
+    retries: int = 2
+
+
+def backend_name(service: str) -> str:
+    return f"be_{service}"
+
+
+def render_config(
+    services: list[ServiceProxy],
+    stats_socket: Path,
+    stats_port: int,
+    settings: ProxySettings = ProxySettings(),
+    state_file: Path | None = None,
+) -> str:
+    """The whole haproxy.cfg of the data plane: every bind is on 127.0.0.1."""
+    lines = _global_lines(stats_socket, stats_port, settings, state_file)
+    for svc in sorted(services, key=lambda s: s.service):
+        lines += _service_lines(svc)
+    return "\n".join(lines)
+
+
+def _global_lines(stats_socket: Path, stats_port: int, settings: ProxySettings, state_file: Path | None) -> list[str]:
+    """`global`, `defaults` and the stats frontend."""
+    return [
+        "# Rendered by aideon-resilience (local data plane); do not edit.",
+        "global",
+        f"    stats socket {stats_socket} mode 600 level admin expose-fd listeners",
+        *([f"    server-state-file {state_file}"] if state_file else []),
+        "    stats timeout 10s",
+        "    maxconn 4096",
+        "    log stderr format short local0 notice",
+        "",
+        "defaults",
+        "    mode http",
+        *(["    load-server-state-from-file global"] if state_file else []),
+        "    log global",
+        "    option dontlognull",
+        "    option http-keep-alive",
+        "    http-reuse safe",
+        f"    retries {settings.retries}",
+        "    option redispatch 1",
+        "    retry-on conn-failure empty-response",
+        "    timeout connect 1s",
+        f"    timeout client {_ms(settings.timeout_client_s)}",
+        f"    timeout server {_ms(settings.timeout_server_s)}",
+        f"    timeout check {_ms(settings.check_timeout_s)}",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 10s",
+        "    timeout queue 2s",
+        "",
+        "frontend stats",
+        f"    bind {LOOPBACK}:{stats_port}",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "    stats enable",
+        "    stats uri /stats",
+        "    stats refresh 5s",
+        "",
+    ]
+
+
+def _service_lines(svc: ServiceProxy) -> list[str]:
+    """The frontend and the backend of one platform service."""
+    be = backend_name(svc.service)
+    p = svc.policy
+    return [
+        f"frontend fe_{svc.service}",
+        f"    bind {LOOPBACK}:{svc.port}",
+        f"    default_backend {be}",
+        "",
+        f"backend {be}",
+        (
+            f"    # outlierDetection from {p.source}: consecutive5xxErrors={p.consecutive_5xx} "
+            f"interval={p.interval_s:g}s baseEjectionTime={p.base_ejection_s:g}s "
+            f"maxEjectionPercent={p.max_ejection_percent} (enforced by the supervisor)"
+            if p.enabled
+            else f"    # {p.source}"
+        ),
+        "    balance leastconn",
+        f"    timeout connect {_ms(svc.connect_timeout_s)}",
+        "    option httpchk",
+        "    http-check send meth GET uri /ready",
+        "    http-check expect status 200",
+        f"    default-server {p.haproxy_server_params()}",
+        f"    server-template s 1-{svc.slots} {LOOPBACK}:9 disabled",
+        "",
+    ]
+
+
+def max_ejected(servers: int, max_ejection_percent: int) -> int:
+    """Servers that may be ejected at once: Envoy ejects while the ejected share is below M %."""
+    if servers <= 0 or max_ejection_percent <= 0:
+        return 0
+    return min(servers, math.ceil(servers * max_ejection_percent / 100))
