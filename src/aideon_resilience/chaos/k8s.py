@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.core.selectors import selector_matches
 from aideon_resilience.errors import SafetyRefusal
 from aideon_resilience.settings import settings
 
@@ -87,29 +88,14 @@ def current_context(secrets: dict[str, Any] | None = None) -> str:
 
 def labels_match(selector: Any, labels: dict[str, str] | None) -> bool:
     """True when a V1LabelSelector (or the dict form) selects an object with these labels."""
-    labels = labels or {}
     if selector is None:
         return False
-    match_labels = _get(selector, "match_labels", "matchLabels") or {}
     exprs = _get(selector, "match_expressions", "matchExpressions") or []
-    if not match_labels and not exprs:
-        return True  # the empty selector selects everything (policy/v1 semantics)
-    for key, value in match_labels.items():
-        if labels.get(key) != value:
-            return False
-    for expr in exprs:
-        key = _get(expr, "key", "key")
-        op = _get(expr, "operator", "operator")
-        values = _get(expr, "values", "values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+    return selector_matches({
+        "matchLabels": _get(selector, "match_labels", "matchLabels") or {},
+        "matchExpressions": [{"key": _get(e, "key", "key"), "operator": _get(e, "operator", "operator"),
+                              "values": _get(e, "values", "values") or []} for e in exprs],
+    }, labels)
 
 
 def _get(obj: Any, attr: str, key: str) -> Any:

@@ -22,7 +22,7 @@ def standin(
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the latency draws")] = None,
 ) -> None:
     """Run the stand-in of SERVICE: gateway routes, /health, /ready, /metrics, /admin/{fail,hang,recover}."""
-    from aideon_resilience.adapters.localcluster.cluster import port_in_use
+    from aideon_resilience.adapters.localhost import port_in_use
     from aideon_resilience.adapters.standin.server import StandinConfig, serve
     from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
     from aideon_resilience.core.profiles import PROFILES

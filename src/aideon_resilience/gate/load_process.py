@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
 from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
 from aideon_resilience.gate.options import Progress
@@ -30,12 +30,6 @@ from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
 EXPECT_WORKERS_MAX_WAIT_S = 120
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

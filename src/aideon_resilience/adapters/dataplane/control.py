@@ -25,6 +25,7 @@ from aideon_resilience.adapters.dataplane.state import (
     supervisor_alive,
 )
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
+from aideon_resilience.adapters.localhost import pid_alive
 from aideon_resilience.errors import InfrastructureError
 from aideon_resilience.settings import settings
 
@@ -77,13 +78,6 @@ def start_dataplane(
     raise InfrastructureError(f"the local data plane did not start within {timeout:.0f}s (see {log_path})")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 _OURS = ("standin", "haproxy", "prometheus", "dataplane")
 
 
@@ -120,7 +114,7 @@ def stop_dataplane(paths: ClusterPaths, workdir: Path | None = None, timeout: fl
             time.sleep(0.2)
     left = {p.pid: p for p in _group_members(state.pid)}
     for pid in state.pids():
-        if pid not in left and _alive(pid):
+        if pid not in left and pid_alive(pid):
             with contextlib.suppress(psutil.Error):
                 proc = psutil.Process(pid)
                 if any(word in " ".join(proc.cmdline()) for word in _OURS):

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 from aideon_resilience.adapters.dataplane.proxy_config import (
-    LOOPBACK,
     MIN_SLOTS,
     ProxySettings,
     ServiceProxy,
@@ -34,6 +33,7 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
 from aideon_resilience.adapters.dataplane.proxy_config import (
     backend_name as backend_name,  # re-exported: the gate names the gateway's backend through this module
 )
+from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.errors import InfrastructureError
 from aideon_resilience.settings import settings
 
@@ -55,12 +55,6 @@ def runtime_command(sock_path: Path, command: str, timeout: float = 3.0) -> str:
                 break
             chunks.append(data)
     return b"".join(chunks).decode(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 def haproxy_binary() -> str:

@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.cpu import CpuFeedback
 from aideon_resilience.adapters.dataplane.prometheus import Prometheus
-from aideon_resilience.adapters.dataplane.proxy import HAProxy, free_port
+from aideon_resilience.adapters.dataplane.proxy import HAProxy
 from aideon_resilience.adapters.dataplane.proxy_config import (
     LOOPBACK,
     OutlierPolicy,
@@ -46,6 +46,7 @@ from aideon_resilience.adapters.dataplane.state import (
 )
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
+from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.adapters.standin.upstream import upstream_env_name
 from aideon_resilience.core.profiles import GATEWAY, PROFILES
 from aideon_resilience.errors import InfrastructureError

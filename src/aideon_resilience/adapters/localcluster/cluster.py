@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from aideon_resilience.adapters.localcluster import nodes as node_ops
 from aideon_resilience.adapters.localcluster.binaries import ensure_binaries
 from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
+from aideon_resilience.adapters.localhost import pid_alive, port_in_use
 from aideon_resilience.errors import ClusterError, UsageError
 from aideon_resilience.settings import settings
 
@@ -69,31 +69,6 @@ class ClusterStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def port_in_use(port: int, host: str = LOOPBACK) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _readable(line: str) -> str:
@@ -248,9 +223,9 @@ class LocalCluster:
             self.kwokctl("delete", "cluster", progress=progress, timeout=120)
         deadline = time.monotonic() + 15
         for pid in pids.values():
-            while _pid_alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
@@ -258,7 +233,7 @@ class LocalCluster:
         """Stop everything; returns False when there was no cluster."""
         existed = self.exists()
         self._delete(progress)
-        left = [name for name, pid in self._pids().items() if _pid_alive(pid)]
+        left = [name for name, pid in self._pids().items() if pid_alive(pid)]
         if left:
             raise ClusterError(f"processes still running after cluster down: {', '.join(left)}")
         return existed
@@ -266,7 +241,7 @@ class LocalCluster:
     def status(self) -> ClusterStatus:
         pids = self._pids()
         components = [
-            ComponentStatus(name, pid is not None and _pid_alive(pid), pid)
+            ComponentStatus(name, pid is not None and pid_alive(pid), pid)
             for name, pid in ((c, pids.get(c)) for c in COMPONENTS)
         ]
         st = ClusterStatus(

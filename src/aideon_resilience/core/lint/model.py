@@ -16,6 +16,7 @@ from typing import Any
 
 from aideon_resilience.core.lint.kinds import KubeObject as KubeObject  # the rules name it through the model
 from aideon_resilience.core.lint.kinds import is_namespaced
+from aideon_resilience.core.selectors import selector_matches as selector_matches  # the rules name it here
 
 DEFAULT_NAMESPACE = "default"
 KUSTOMIZE_KINDS = frozenset({"Kustomization", "Component"})
@@ -131,30 +132,6 @@ def ref(obj: KubeObject) -> ObjectRef:
 
 def finding(code: str, severity: Severity, obj: KubeObject, message: str) -> Finding:
     return Finding(code=code, severity=severity, object=ref(obj), message=message)
-
-
-# --- label selectors -------------------------------------------------------------------------
-
-
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics; an empty selector matches everything, None nothing."""
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != str(value):
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op = expr.get("key"), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 # --- workloads -------------------------------------------------------------------------------
