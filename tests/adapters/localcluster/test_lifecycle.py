@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
-from aideon_resilience.adapters.localcluster.cluster import _pid_alive
+from aideon_resilience.adapters.localhost import pid_alive
 from aideon_resilience.errors import UsageError
 
 pytestmark = pytest.mark.cluster
@@ -39,14 +39,14 @@ def test_up_twice_reuses_and_down_twice_leaves_no_process(own_cluster: LocalClus
     assert own_cluster.env_lines() == [f"export KUBECONFIG={own_cluster.paths.kubeconfig}"]
 
     assert own_cluster.down() is True
-    assert not any(_pid_alive(p) for p in pids)
+    assert not any(pid_alive(p) for p in pids)
     assert own_cluster.status().exists is False
     assert own_cluster.down() is False  # idempotent
 
     third = own_cluster.up(nodes=3, zones=3)
     assert third.healthy
     own_cluster.down()
-    assert not any(_pid_alive(c.pid) for c in third.components if c.pid is not None)
+    assert not any(pid_alive(c.pid) for c in third.components if c.pid is not None)
 
 
 def test_a_taken_port_is_refused_before_anything_starts(own_cluster: LocalCluster) -> None:
