@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aideon_resilience.adapters.localhost import free_port
+from aideon_resilience.adapters.locust.command import headless_command, python_locust
 from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
 from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
 from aideon_resilience.gate.options import Progress
@@ -89,10 +89,6 @@ def _end_group(pgid: int, processes: list[subprocess.Popen[bytes]], grace: float
             p.wait(1)
 
 
-def _python_locust(locustfile: Path) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
-
-
 def locust_command(
     load: LoadConfig,
     locustfile: Path,
@@ -102,13 +98,8 @@ def locust_command(
     master_port: int | None = None,
 ) -> list[str]:
     """The single process (workers 0) or the master (workers N, on `master_port`)."""
-    cmd = [
-        *_python_locust(locustfile), "--headless",
-        "--host", gateway_url,
-        "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",
-        "--run-time", f"{max(1, run_seconds)}s", "--stop-timeout", "5",
-        "--windows-file", str(windows_file), "--only-summary",
-    ]  # fmt: skip
+    cmd = headless_command(locustfile, gateway_url, load.users, load.spawn_rate, run_seconds,
+                           "--stop-timeout", "5", "--windows-file", str(windows_file))
     workers = load.worker_count
     if workers:
         if master_port is None:
@@ -121,7 +112,7 @@ def locust_command(
 
 
 def worker_command(locustfile: Path, master_port: int) -> list[str]:
-    return [*_python_locust(locustfile), "--worker", "--master-host", LOOPBACK, "--master-port", str(master_port)]
+    return [*python_locust(locustfile), "--worker", "--master-host", LOOPBACK, "--master-port", str(master_port)]
 
 
 def load_environment(load: LoadConfig, windows_file: Path, run_seconds: int, env: str,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import psutil
 from chaoslib.exceptions import ActivityFailed
 
+from aideon_resilience.adapters.locust.command import headless_command
 from aideon_resilience.chaos import guard, undo
 from aideon_resilience.errors import UsageError
 from aideon_resilience.settings import settings
@@ -111,11 +111,7 @@ def start_load(
         env["AIDEON_WINDOWS_FILE"] = str(windows)
     if think_time:
         env["AIDEON_THINK_TIME"] = str(think_time)
-    cmd = [
-        sys.executable, "-m", "locust", "-f", lf, "--headless",
-        "-u", str(n_users), "-r", str(rate), "-t", f"{seconds}s",
-        "--host", gateway_url.rstrip("/"), "--only-summary", "--exit-code-on-error", "0",
-    ]  # fmt: skip
+    cmd = headless_command(lf, gateway_url, n_users, rate, seconds, "--exit-code-on-error", "0")
     with outfile.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     info = {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), "cmd": cmd}
