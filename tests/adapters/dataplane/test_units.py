@@ -180,12 +180,13 @@ def test_cpu_maths() -> None:
     assert should_patch(None, 1)
     assert not should_patch(100, 103)
     assert should_patch(100, 120)
+    # /proc accounts CPU in scheduler ticks (10 ms), sampled: burn well above a tick's error
     start = process_cpu_seconds(os.getpid())
-    deadline = time.process_time() + 0.05
+    deadline = time.process_time() + 0.3
     while time.process_time() < deadline:
         pass
     end = process_cpu_seconds(os.getpid())
-    assert start is not None and end is not None and end - start >= 0.04
+    assert start is not None and end is not None and end - start >= 0.2
 
 
 def test_stop_after_a_supervisor_crash_leaves_no_child(tmp_path: Path) -> None:
