@@ -301,6 +301,63 @@ def test_deleted_gateway_pod_leaves_the_proxy_and_its_replacement_serves(plane: 
     )
 
 
+@dataclass
+class ReadyLog:
+    """Every Ready condition the API server reports for the namespace's gateway pods, by pod."""
+
+    core: client.CoreV1Api
+    ns: str
+    seen: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        w = watch.Watch()
+        while not self._stop.is_set():
+            for ev in w.stream(self.core.list_namespaced_pod, self.ns, label_selector=f"{NAME}=api-gateway",
+                               timeout_seconds=2):
+                pod = ev["object"]
+                ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+                self.seen.setdefault(pod.metadata.name, []).append((time.time(), ready))
+                if self._stop.is_set():
+                    break
+
+    def __enter__(self) -> ReadyLog:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def test_a_new_pod_is_ready_only_once_its_process_answers(plane: Plane) -> None:
+    """Issue 11 item 3: the runtime owns readiness; KWOK no longer reports a pod Ready before its process
+    exists, so the moment the replicas are back matches the replacement process's start."""
+    before = {s["pod"] for s in plane.ready_standins("api-gateway")}
+    with ReadyLog(plane.core, plane.ns) as log:
+        plane.core.delete_namespaced_pod(sorted(before)[0], plane.ns, grace_period_seconds=0)
+        replacement = wait_for(
+            "a replacement gateway stand-in ready",
+            lambda: [s for s in plane.ready_standins("api-gateway") if s["pod"] not in before],
+            timeout=60,
+        )[0]
+        wait_for("the replacement reported Ready", lambda: any(r for _, r in log.seen.get(replacement["pod"], [])),
+                 timeout=10, interval=0.1)
+    seen = log.seen[replacement["pod"]]
+    flags = [ready for _, ready in seen]
+    first_ready = flags.index(True)
+    assert not any(flags[:first_ready]) and all(flags[first_ready:]), f"readiness flickered: {flags}"
+    assert first_ready > 0, "the pod was Ready in the first state the API server reported for it"
+    started = psutil.Process(int(replacement["pid"])).create_time()
+    ready_at = seen[first_ready][0]
+    assert ready_at >= started, f"Ready {started - ready_at:.2f} s before its process started"
+    assert ready_at - started < 5.0, f"Ready only {ready_at - started:.2f} s after its process started"
+
+
 def test_failing_standin_is_ejected_and_client_errors_recover(plane: Plane) -> None:
     up = wait_for("three gateways UP", lambda: plane.all_gateways_up(3), timeout=60)
     bad = up[0]

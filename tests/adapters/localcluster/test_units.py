@@ -95,6 +95,7 @@ def test_corrupt_or_unstamped_binaries_are_reported(tmp_path: Path) -> None:
     assert states["etcd"].problem == "does not run (corrupt cache?)"
     assert states["kwok"].problem.startswith("not built at")
     assert states["kube-apiserver"].problem == "missing"
+    assert states["kwok-stages"].problem == "missing"  # KWOK's default stages, which build.sh copies
 
 
 def test_missing_go_toolchain_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,12 +18,12 @@ a free loopback port and prints it). Kubernetes creates and deletes pods; the ru
   container on a partitioned node keeps running, but gets no traffic from the proxy, and the
   runtime leaves its readiness to the node lifecycle controller (which marks it NotReady).
 
-Readiness: KWOK's `pod-ready` stage sets Ready=True once, when it moves a Pending pod to Running,
-and never touches a Running pod's conditions again. The runtime probes each process's `/ready`
-(0.5 s timeout) every tick and patches the pod's `Ready` and `ContainersReady` conditions through
-the status subresource whenever they disagree with the probe: a new pod is Ready=False until its
-process answers, and a process that stops answering turns its pod NotReady (and out of the
-Service's endpoints and the proxy) until it answers again.
+Readiness: the local cluster's KWOK stages (`localcluster/kwokstages.py`) move a platform pod to
+Running with Ready=False and never touch a Running pod's conditions again. The runtime probes
+each process's `/ready` (0.5 s timeout) every tick and patches the pod's `Ready` and
+`ContainersReady` conditions through the status subresource whenever they disagree with the
+probe: a new pod is Ready=False until its process answers, and a process that stops answering
+turns its pod NotReady (and out of the Service's endpoints and the proxy) until it answers again.
 
 The pods come from `pod_watch.PodWatcher`, the processes are kept by
 `standin_processes.StandinProcesses`; this module decides what each pod's process should do and

@@ -47,6 +47,17 @@ class BinaryState:
     problem: str = ""
 
 
+def kwok_stages_dir(paths: ClusterPaths) -> Path:
+    """Where build.sh leaves KWOK's default stages of the pinned version (kwokconfig.py reads them)."""
+    return paths.cache / "kwok-stages" / pinned_versions()["KWOK_VERSION"]
+
+
+def _stages_state(paths: ClusterPaths) -> BinaryState:
+    where = kwok_stages_dir(paths)
+    ok = (where / ".complete").is_file()
+    return BinaryState("kwok-stages", where, pinned_versions()["KWOK_VERSION"], ok, "" if ok else "missing")
+
+
 def check_binaries(paths: ClusterPaths) -> list[BinaryState]:
     """Whether each cached binary is present, runs, and carries the pinned version stamp."""
     versions = pinned_versions()
@@ -68,6 +79,7 @@ def check_binaries(paths: ClusterPaths) -> list[BinaryState]:
         except OSError:
             runs = False
         states.append(BinaryState(name, path, expected, runs, "" if runs else "does not run (corrupt cache?)"))
+    states.append(_stages_state(paths))
     return states
 
 

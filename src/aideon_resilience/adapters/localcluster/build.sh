@@ -113,6 +113,20 @@ elif ! has_version kwok "$KWOK_VERSION" || ! has_version kwokctl "$KWOK_VERSION"
 else
   step "KWOK $KWOK_VERSION: cached"
 fi
+# KWOK's default stages of the pinned version, which the local cluster's configuration starts from
+# (kwokconfig.py): kwokctl uses either its built-in defaults or the stages it is given, not both.
+stages="$cache/kwok-stages/$KWOK_VERSION"
+if want kwok && [ ! -f "$stages/.complete" ]; then
+  step "KWOK $KWOK_VERSION: default stages"
+  moddir=$(cd "$work" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$moddir/kustomize/stage" ] || fail "could not download sigs.k8s.io/kwok@$KWOK_VERSION from the Go module proxy"
+  rm -rf "$stages"; mkdir -p "$stages"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    cp "$moddir/kustomize/stage/$f" "$stages/" || fail "KWOK $KWOK_VERSION has no stage $f"
+  done
+  touch "$stages/.complete"
+fi
 
 # --- metrics-server -------------------------------------------------------------------------
 if ! want metrics-server; then

@@ -23,8 +23,9 @@ from kubernetes import client
 
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.localcluster import nodes as node_ops
-from aideon_resilience.adapters.localcluster.binaries import ensure_binaries
+from aideon_resilience.adapters.localcluster.binaries import ensure_binaries, kwok_stages_dir
 from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
+from aideon_resilience.adapters.localcluster.kwokstages import runtime_readiness_stages
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import pid_alive, port_in_use
 from aideon_resilience.errors import ClusterError, UsageError
@@ -84,8 +85,11 @@ def _readable(line: str) -> str:
 class LocalCluster:
     """Handle on the local cluster named `paths.name` (default `aideon`)."""
 
-    def __init__(self, paths: ClusterPaths | None = None) -> None:
+    def __init__(self, paths: ClusterPaths | None = None, runtime_readiness: bool = True) -> None:
         self.paths = paths or ClusterPaths()
+        # True: the local data plane owns the platform pods' readiness (kwokstages.py); False for a
+        # cluster that never runs one (the rehearsal), where KWOK's defaults make pods Ready.
+        self.runtime_readiness = runtime_readiness
 
     # -- kwokctl -------------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -203,9 +207,10 @@ class LocalCluster:
 
     def _create(self, apiserver_port: int, progress: Progress) -> None:
         self.paths.cache.mkdir(parents=True, exist_ok=True)
-        self.paths.config_file.write_text(
-            yaml.safe_dump(kwokctl_configuration(self.paths, apiserver_port), sort_keys=False), encoding="utf-8"
-        )
+        documents: list[dict[str, Any]] = [kwokctl_configuration(self.paths, apiserver_port)]
+        if self.runtime_readiness:
+            documents += runtime_readiness_stages(kwok_stages_dir(self.paths))
+        self.paths.config_file.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
         progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, metrics-server")
         code, lines = self.kwokctl(
             "create", "cluster", "--config", str(self.paths.config_file), "--wait", "120s",

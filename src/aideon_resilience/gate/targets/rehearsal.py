@@ -56,7 +56,7 @@ class RehearsalTarget:
         require_allowed(self.context, self.settings)
 
     def provision(self, progress: Progress) -> Connection:
-        cluster = LocalCluster(self.paths)
+        cluster = LocalCluster(self.paths, runtime_readiness=False)
         size = self.shape.node_allocatable
         progress(f"bringing up a cluster of {self.env_dir.name}'s shape: {self.shape.nodes} nodes in "
                  f"{self.shape.zone_count} zones, {size.cpu_millis}m CPU and {size.memory_mib} MiB each")
