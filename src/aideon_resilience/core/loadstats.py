@@ -13,6 +13,7 @@ unmerged and lowers `workers` from then on.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from aideon_resilience.core.timeline import LoadWorkersEvent
 from aideon_resilience.errors import InputFileError
 
 AGGREGATED = "Aggregated"
+PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
 
 
 class WindowStat(BaseModel):
@@ -84,3 +86,50 @@ def worker_changes(windows: Iterable[WindowStat], started: int | None = None) ->
             events.append(LoadWorkersEvent(t=w.end, workers=w.workers, previous=previous, started=started))
         previous = w.workers
     return events
+
+
+def _overlap(a: WindowStat, b: WindowStat) -> float:
+    """Share of `b`'s duration that falls inside `a`."""
+    inside = min(a.end, b.end) - max(a.start, b.start)
+    return max(0.0, inside) / max(b.end - b.start, 1e-9)
+
+
+def add_extra_load(base: list[WindowStat], extra: list[WindowStat]) -> list[WindowStat]:
+    """The run's windows with a second Locust run's (a chaos surge's) requests and users added in.
+
+    Each base window (per endpoint) gains the extra windows' requests and failures in proportion to
+    how much of each extra window it covers, and the users (and target users) of the extra window
+    running at its end. Its error ratio and rate are recomputed; a latency percentile becomes the
+    higher of the two runs' (an upper bound: percentiles of two runs cannot be merged exactly).
+    Extra windows outside every base window are not counted: the base load runs the whole run.
+    """
+    by_endpoint: dict[str, list[WindowStat]] = defaultdict(list)
+    for w in extra:
+        by_endpoint[w.endpoint].append(w)
+    merged: list[WindowStat] = []
+    for w in base:
+        overlapping = [x for x in by_endpoint.get(w.endpoint, ()) if x.start < w.end and x.end > w.start]
+        if not overlapping:
+            merged.append(w)
+            continue
+        requests = w.requests + round(sum(x.requests * _overlap(w, x) for x in overlapping))
+        failures = w.failures + round(sum(x.failures * _overlap(w, x) for x in overlapping))
+        failures = min(failures, requests)
+        at_end = [x for x in overlapping if x.start < w.end <= x.end]
+        users = sum(x.users for x in at_end)
+        target = sum(x.target_users if x.target_users is not None else x.users for x in at_end)
+        merged.append(w.model_copy(update={
+            "requests": requests,
+            "failures": failures,
+            "error_ratio": failures / requests if requests else 0.0,
+            "rps": requests / max(w.end - w.start, 1e-9),
+            "users": w.users + users,
+            "target_users": (w.target_users if w.target_users is not None else w.users) + target,
+            **{p: _higher(getattr(w, p), *(getattr(x, p) for x in overlapping)) for p in PERCENTILES},
+        }))
+    return merged
+
+
+def _higher(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None

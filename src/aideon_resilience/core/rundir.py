@@ -5,6 +5,9 @@ Raw data (written by the gate; what every report is computed from):
 - `run.json`            run metadata (`RunMeta`); required: without it the directory is not a run.
 - `slo.yaml`            the SLO file the run was judged by (copied from the environment).
 - `locust-windows.jsonl` client windows (`core.loadstats.WindowStat`), one per endpoint per window.
+- `locust-windows.<purpose>.jsonl` windows of a second Locust run started by a chaos action (the
+  load surge); added into the run's windows (`add_extra_load`), so charts and client SLOs count
+  the whole load.
 - `timeline.jsonl`      the evidence timeline (`core.timeline`).
 - `journals/<experiment>.json` Chaos Toolkit journals (kept for people; the gate turns them
   into timeline `chaos`/`experiment` events, the reports do not parse them).
@@ -26,13 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.files import load_model
-from aideon_resilience.core.loadstats import WindowStat, read_windows
+from aideon_resilience.core.loadstats import WindowStat, add_extra_load, read_windows
 from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
 from aideon_resilience.core.timeline import Timeline, load_timeline
 from aideon_resilience.errors import InputFileError
 
 RUN_FILE = "run.json"
 WINDOWS_FILE = "locust-windows.jsonl"
+EXTRA_WINDOWS_GLOB = "locust-windows.*.jsonl"  # a second Locust run's windows (chaos actions' surges)
 TIMELINE_FILE = "timeline.jsonl"
 JOURNALS_DIR = "journals"
 HTML_FILE = "index.html"
@@ -110,6 +114,10 @@ def load_run(run_dir: Path, slo_path: Path | None = None) -> Run:
     windows_file = run_dir / WINDOWS_FILE
     timeline_file = run_dir / TIMELINE_FILE
     windows = read_windows(windows_file) if _present(windows_file) else None
+    if windows is not None:
+        for extra in sorted(run_dir.glob(EXTRA_WINDOWS_GLOB)):  # a chaos surge's own Locust run
+            if _present(extra):
+                windows = add_extra_load(windows, read_windows(extra))
     timeline = load_timeline(timeline_file) if _present(timeline_file) else None
     return Run(path=run_dir, meta=meta, slos=slos, windows=windows, timeline=timeline)
 

@@ -111,8 +111,9 @@ def first_time(samples: Sequence[T], since: float, pred: Callable[[T], bool]) ->
 
 
 READY_HOLD_S = 3.0
-"""How long readiness must hold to count: longer than the moment a simulated kubelet reports a new
-pod Ready before its process answers (the local runtime takes it back within a tick)."""
+"""How long readiness must hold to count as a recovery. The local cluster no longer reports a pod
+Ready before its process answers (localcluster/kwokstages.py); a real cluster's readiness can still
+flap (a probe that passes once between failures), and a flap is not a recovery."""
 
 
 def first_held(
