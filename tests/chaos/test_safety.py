@@ -118,3 +118,55 @@ def test_current_context_comes_from_the_kubeconfig(tmp_path: Path, monkeypatch: 
         guard.require_allowed_context()
     monkeypatch.setenv("AIDEON_CHAOS_ALLOWED_CONTEXTS", "in-cluster")
     assert guard.require_allowed_context() == "in-cluster"
+
+
+def _nothing() -> None:
+    return None
+
+
+def _signal_self_then_wait(signame: str) -> None:
+    """A Python provider: the signal arrives while the activity runs (as during a drain)."""
+    os.kill(os.getpid(), getattr(signal, signame))
+    time.sleep(5)
+
+
+@pytest.mark.parametrize(("signame", "raised"), [("SIGINT", KeyboardInterrupt), ("SIGTERM", signals.Terminated)])
+def test_an_interrupt_during_an_activity_skips_its_pause_after(
+    opted_in: FakeKube, signame: str, raised: type[BaseException]
+) -> None:
+    """chaoslib sleeps `pauses.after` in a `finally`, even after an interrupt: with the safety control
+    installed the interrupt reaches the run at once instead of after the pause (issue 12)."""
+    from chaoslib.activity import execute_activity
+
+    activity = {
+        "type": "action", "name": "signal-self",
+        "provider": {"type": "python", "module": __name__, "func": "_signal_self_then_wait",
+                     "arguments": {"signame": signame}},
+        "pauses": {"after": 30},
+    }
+    _run_control(NS)
+    started = time.monotonic()
+    try:
+        with pytest.raises(raised):
+            execute_activity({"title": "t"}, activity, {}, {}, None)
+        took = time.monotonic() - started
+        assert signals.interrupted()
+    finally:
+        safety.after_experiment_control(context={}, state={})
+    assert took < 2.0, f"the interrupt waited {took:.1f} s (the pause is 30 s)"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_pauses_last_their_time_when_nothing_interrupts(opted_in: FakeKube) -> None:
+    from chaoslib.activity import execute_activity
+
+    activity = {"type": "probe", "name": "noop", "provider": {"type": "python", "module": __name__, "func": "_nothing"},
+                "pauses": {"after": 0.3}}
+    _run_control(NS)
+    try:
+        started = time.monotonic()
+        run = execute_activity({"title": "t"}, activity, {}, {}, None)
+        assert run["status"] == "succeeded"
+        assert time.monotonic() - started >= 0.3
+    finally:
+        safety.after_experiment_control(context={}, state={})

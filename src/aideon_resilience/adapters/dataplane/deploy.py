@@ -1,5 +1,8 @@
 """Apply a kustomize overlay server-side and wait for it; on the local cluster, start the data plane.
 
+On the local cluster the data plane starts between the apply and the wait: it owns the readiness of
+the platform's pods (`localcluster/kwokstages.py`), so no rollout completes without it.
+
 Everything is rendered first (`kubectl kustomize`), so a broken overlay is refused before anything
 changes. CRDs go first (the manifests' `crds/` directory and any CRD in the overlay) and are waited
 for; then the overlay is applied server-side and every Deployment and StatefulSet is waited for
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.adapters.dataplane.control import dataplane_state, start_dataplane
+from aideon_resilience.adapters.dataplane.state import DataPlaneState
 from aideon_resilience.adapters.kube.apply import apply_objects, default_kubeconfig, wait_ready
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kustomize import build
@@ -37,10 +41,13 @@ def deploy_overlay(
     timeout: float = 300.0,
     progress: Progress = _noop,
     rendered: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    before_wait: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Apply CRDs then the overlay server-side and wait for rollouts; returns the overlay's objects.
 
-    `rendered` = (overlay objects, CRD objects) when the caller has rendered them already.
+    `rendered` = (overlay objects, CRD objects) when the caller has rendered them already;
+    `before_wait` runs between the apply and the wait (the local data plane, which makes the
+    platform's pods Ready, starts there).
     """
     if rendered is None:
         rendered = render_all(manifests, overlay)
@@ -51,6 +58,8 @@ def deploy_overlay(
         apply_objects(crd_docs, config, context, source=str(manifests / "crds"))
     progress(f"applying {len(docs)} objects of {overlay} (server-side)")
     apply_objects(docs, config, context, source=str(overlay))
+    if before_wait is not None:
+        before_wait()
     progress("waiting for rollouts")
     wait_ready(api_client_for(config, context), docs, timeout)
     return docs
@@ -71,9 +80,15 @@ def ensure_deployed(manifests: Path, overlay: Path, progress: Progress = _noop, 
     cluster = LocalCluster()
     if not cluster.healthy():
         raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
-    deploy_overlay(manifests, overlay, str(cluster.paths.kubeconfig), cluster.paths.context, timeout, progress)
-    progress("starting the local data plane")
-    state = start_dataplane(cluster.paths, timeout=timeout)
+    started: list[DataPlaneState] = []
+
+    def start_plane() -> None:  # its pods are Ready only once their processes answer (kwokstages.py)
+        progress("starting the local data plane")
+        started.append(start_dataplane(cluster.paths, timeout=timeout))
+
+    deploy_overlay(manifests, overlay, str(cluster.paths.kubeconfig), cluster.paths.context, timeout, progress,
+                   before_wait=start_plane)
+    state = started[0]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         st = dataplane_state(cluster.paths)
