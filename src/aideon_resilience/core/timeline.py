@@ -151,6 +151,16 @@ class ModelledLoadSample(_Event):
     needed: dict[str, int] = Field(default_factory=dict)
 
 
+class EvidenceGap(_Event):
+    """A stretch of the run a sampler watch could not see (API server down or restarting): written
+    when the watch resumes (`t`), from `start`. Evidence of that stream inside it is missing."""
+
+    kind: Literal["evidence_gap"] = "evidence_gap"
+    stream: str  # nodes, pods, deployments, statefulsets, hpas or pdbs
+    start: float
+    reason: str = ""
+
+
 Event = Annotated[
     WorkloadSample
     | PdbSample
@@ -162,7 +172,8 @@ Event = Annotated[
     | LoadWorkersEvent
     | ChaosActivity
     | ExperimentEvent
-    | ModelledLoadSample,
+    | ModelledLoadSample
+    | EvidenceGap,
     Field(discriminator="kind"),
 ]
 KINDS = (
@@ -177,6 +188,7 @@ KINDS = (
     "chaos",
     "experiment",
     "modelled_load",
+    "evidence_gap",
 )
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
@@ -207,6 +219,7 @@ class Timeline:
     chaos: list[ChaosActivity] = field(default_factory=list)
     experiments: list[ExperimentEvent] = field(default_factory=list)
     modelled: list[ModelledLoadSample] = field(default_factory=list)
+    gaps: list[EvidenceGap] = field(default_factory=list)
     skipped: int = 0
 
     @classmethod
@@ -224,6 +237,7 @@ class Timeline:
             ChaosActivity: tl.chaos,  # type: ignore[dict-item]
             ExperimentEvent: tl.experiments,  # type: ignore[dict-item]
             ModelledLoadSample: tl.modelled,  # type: ignore[dict-item]
+            EvidenceGap: tl.gaps,  # type: ignore[dict-item]
         }
         for event in events:
             buckets[type(event)].append(event)

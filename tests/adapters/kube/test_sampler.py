@@ -41,6 +41,49 @@ def test_pod_events_become_placement_and_pending_records_only_when_they_change(t
     assert [p.pods for p in tl.pending] == [1, 0]
 
 
+class BlindThenSeeing:
+    """A list function whose API server refuses connections for `down` calls, then answers once
+    (a list with no items, then a watch that ends at its timeout) and stops the sampler."""
+
+    def __init__(self, sampler: Sampler, down: int) -> None:
+        self.sampler, self.down, self.calls = sampler, down, 0
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        self.sampler.clock = lambda: 1000.0 + self.calls  # each call one second later
+        if self.calls <= self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        if kwargs.get("watch"):
+            self.sampler._stop.set()
+            return SimpleNamespace(stream=lambda **_: iter(()), close=lambda: None, release_conn=lambda: None)
+        return SimpleNamespace(items=[], metadata=SimpleNamespace(resource_version="7"))
+
+
+def test_a_watch_that_goes_blind_and_resumes_writes_one_gap_naming_the_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = TimelineWriter(tmp_path / "timeline.jsonl")
+    s = Sampler(client.ApiClient(), writer)
+    monkeypatch.setattr(s._stop, "wait", lambda _=None: False)  # no 1 s back-off in the test
+    s._follow("pods", BlindThenSeeing(s, down=3), s._on_pod)
+    s.stop()
+    writer.close()
+    gaps = load_timeline(tmp_path / "timeline.jsonl").gaps
+    assert [(g.stream, g.start, g.t) for g in gaps] == [("pods", 1001.0, 1004.0)]
+    assert "ConnectionRefusedError" in gaps[0].reason
+
+
+def test_a_stream_still_blind_at_stop_gets_a_gap_to_the_end(tmp_path: Path) -> None:
+    writer = TimelineWriter(tmp_path / "timeline.jsonl")
+    s = Sampler(client.ApiClient(), writer, clock=lambda: 50.0)
+    s._blinded("nodes", "API error 503")
+    s.clock = lambda: 80.0
+    s.stop()
+    writer.close()
+    gaps = load_timeline(tmp_path / "timeline.jsonl").gaps
+    assert [(g.stream, g.start, g.t, g.reason) for g in gaps] == [("nodes", 50.0, 80.0, "API error 503")]
+
+
 @pytest.mark.cluster
 def test_sampler_follows_replicas_hpa_pdb_placement_and_nodes(kube_cluster: KubeCluster, tmp_path: Path) -> None:
     api = LocalCluster().api_client()

@@ -5,6 +5,11 @@ into timeline records (see `aideon_resilience.core.timeline`): workload replicas
 bounds and current/desired counts, each PDB's healthy/minimum/disruptions allowed, running pods
 per node and zone, pending pods, node conditions. A record is written only when what it says
 changed. An expired watch (410 Gone) is resumed with a fresh list, as client-go's reflector does.
+
+A watch that fails (the API server restarting, a dropped connection) is retried every second from
+its last resource version; when it works again the sampler writes an `evidence_gap` record (the
+stream, when it went blind, why), and `stop()` writes one for a stream still blind at the end. The
+evaluation never passes an SLO whose evidence falls in a gap (`core/evaluate/gaps.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from kubernetes import client, watch
 
 from aideon_resilience.core.timeline import (
+    EvidenceGap,
     NodeSample,
     PdbSample,
     PendingSample,
@@ -83,6 +89,7 @@ class Sampler:
         self._pods: dict[tuple[str, str], tuple[str, str | None, str]] = {}  # -> (workload, node, phase)
         self._node_zone: dict[str, str | None] = {}
         self._last: dict[tuple[str, ...], str] = {}
+        self._blind: dict[str, tuple[float, str]] = {}  # stream -> (since, why) while its watch fails
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,6 +115,8 @@ class Sampler:
         self._stop.set()
         for t in self._threads:
             t.join(timeout)
+        for name in list(self._blind):
+            self._seeing(name)  # still blind at the end: the gap runs to now
 
     def __enter__(self) -> Sampler:
         self.start()
@@ -134,12 +143,14 @@ class Sampler:
             try:
                 if resource_version is None:
                     listing = list_fn(_request_timeout=30)
+                    self._seeing(name)
                     for item in listing.items:
                         handler("ADDED", item)
                     resource_version = listing.metadata.resource_version
                 w = watch.Watch()
                 for event in w.stream(list_fn, resource_version=resource_version, timeout_seconds=5,
                                       allow_watch_bookmarks=True, _request_timeout=15):
+                    self._seeing(name)
                     if self._stop.is_set():
                         w.stop()
                         break
@@ -153,15 +164,29 @@ class Sampler:
                     resource_version = obj.metadata.resource_version
                     if event["type"] != "BOOKMARK":
                         handler(event["type"], obj)
+                else:
+                    self._seeing(name)  # the watch ended at its timeout: it worked
             except client.ApiException as exc:
                 if exc.status == 410:
                     resource_version = None  # expired: list again
                 else:
-                    self._error(f"{name}: API error {exc.status}")
+                    self._blinded(name, f"API error {exc.status}")
                     self._stop.wait(1)
             except Exception as exc:  # a dropped connection: resume from the last version
-                self._error(f"{name}: {exc.__class__.__name__}: {exc}")
+                self._blinded(name, f"{exc.__class__.__name__}: {exc}")
                 self._stop.wait(1)
+
+    def _blinded(self, name: str, why: str) -> None:
+        self._error(f"{name}: {why}")
+        with self._lock:
+            self._blind.setdefault(name, (self.clock(), why[:200]))
+
+    def _seeing(self, name: str) -> None:
+        with self._lock:
+            blind = self._blind.pop(name, None)
+        if blind is not None:
+            since, why = blind
+            self.writer.write(EvidenceGap(t=self.clock(), stream=name, start=since, reason=why))
 
     def _error(self, message: str) -> None:
         with self._lock:

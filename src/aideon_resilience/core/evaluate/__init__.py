@@ -9,6 +9,7 @@ from aideon_resilience.core.evaluate._common import RunData
 from aideon_resilience.core.evaluate.anti_affinity import evaluate_anti_affinity
 from aideon_resilience.core.evaluate.client import evaluate_client
 from aideon_resilience.core.evaluate.experiments import evaluate_experiments
+from aideon_resilience.core.evaluate.gaps import discount_gaps
 from aideon_resilience.core.evaluate.hpa import evaluate_hpa
 from aideon_resilience.core.evaluate.outlier import evaluate_outlier
 from aideon_resilience.core.evaluate.pdb import evaluate_pdb
@@ -35,7 +36,7 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
 
 def evaluate_one(slos: SloFile, index: int, data: RunData) -> SloResult:
     slo = slos.slos[index]
-    return _EVALUATORS[slo.family](slo, data, slos.warn_ratio_of(slo))
+    return discount_gaps(_EVALUATORS[slo.family](slo, data, slos.warn_ratio_of(slo)), data)
 
 
 def evaluate(slos: SloFile, data: RunData, run_id: str = "") -> Verdict:
