@@ -41,6 +41,8 @@ class WorkloadSample(_Event):
     hpa_max: int | None = None
     hpa_current: int | None = None
     hpa_desired: int | None = None
+    # the reason of the HPA's ScalingActive=False condition (it cannot read its metrics), else None
+    hpa_inactive: str | None = None
     # optional: the pod template's hostname anti-affinity as the sampler saw it
     anti_affinity: Literal["required", "preferred", "none"] | None = None
 

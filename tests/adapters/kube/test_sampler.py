@@ -140,3 +140,16 @@ def test_hpas_settle_only_when_the_named_ones_are_back_at_their_minimum(tmp_path
     assert s.hpas_settled(["b/gw"])
     assert not s.hpas_settled()  # auth is still above its minimum
     writer.close()
+
+
+def test_an_hpa_without_metrics_is_recorded_with_its_reason(tmp_path: Path) -> None:
+    from aideon_resilience.adapters.kube.sampler import _scaling_inactive
+
+    def hpa(status: str, reason: str) -> Any:
+        cond = [SimpleNamespace(type="AbleToScale", status="True", reason="ReadyForNewScale"),
+                SimpleNamespace(type="ScalingActive", status=status, reason=reason)]
+        return SimpleNamespace(status=SimpleNamespace(conditions=cond))
+
+    assert _scaling_inactive(hpa("False", "FailedGetResourceMetric")) == "FailedGetResourceMetric"
+    assert _scaling_inactive(hpa("True", "ValidMetricFound")) is None
+    assert _scaling_inactive(SimpleNamespace(status=None)) is None

@@ -65,3 +65,37 @@ def test_missing_data_is_inconclusive() -> None:
     assert result("hpa-gateway", run_data(None, no_hpa)).status is Status.INCONCLUSIVE
     other = [e for e in healthy_events() if e["kind"] != "workload"]
     assert result("hpa-gateway", run_data(None, other)).status is Status.INCONCLUSIVE
+
+
+def _blind_from(t0: float, events: list[dict[str, object]], start: float, end: float) -> list[dict[str, object]]:
+    """The gateway's HPA could not read its metrics between start and end (seconds after T0)."""
+    out = [
+        {**e, "hpa_inactive": "FailedGetResourceMetric"} if e["kind"] == "workload" and start <= e["t"] - t0 < end
+        else e
+        for e in events
+    ]
+    out += [workload(start, 3, 3, hpa=(3, 6, 3)) | {"hpa_inactive": "FailedGetResourceMetric"},
+            workload(end, 3, 3, hpa=(3, 6, 3))]
+    return out
+
+
+def test_an_hpa_without_metrics_during_the_surge_is_inconclusive_not_failed() -> None:
+    """metrics-server stopped: the HPA never scaled, and that says nothing of the HPA (issue 12)."""
+    t0 = healthy_events()[0]["t"]
+    assert isinstance(t0, float)
+    never_scaled = [e for e in healthy_events() if not (e["kind"] == "workload" and 240 <= e["t"] - t0 < 400)]
+    events = _blind_from(t0, never_scaled, 225, 420)
+    r = result("hpa-gateway", run_data(None, events))
+    assert r.status is Status.INCONCLUSIVE
+    assert "aideon-backend/api-gateway: the HPA could not read its metrics for " in r.message
+    assert "(FailedGetResourceMetric): its scaling was not tested" in r.message
+    # the same run with metrics: a plain failure
+    assert result("hpa-gateway", run_data(None, never_scaled)).status is Status.FAIL
+
+
+def test_a_missed_scrape_or_blindness_before_the_surge_changes_nothing() -> None:
+    t0 = healthy_events()[0]["t"]
+    assert isinstance(t0, float)
+    for start, end in ((100, 200), (240, 245)):  # before the surge; a 5 s blip during it
+        r = result("hpa-gateway", run_data(healthy_windows(), _blind_from(t0, healthy_events(), start, end)))
+        assert r.status is Status.PASS, (start, end, r.message)

@@ -51,6 +51,14 @@ def _workload_of(pod: Any) -> str:
     return str(pod.metadata.name)
 
 
+def _scaling_inactive(hpa: Any) -> str | None:
+    """The reason of an HPA's ScalingActive=False condition (no metrics, e.g. metrics-server down)."""
+    for c in (hpa.status.conditions if hpa.status else None) or []:
+        if c.type == "ScalingActive" and c.status == "False":
+            return str(c.reason or "ScalingActive=False")
+    return None
+
+
 def _anti_affinity(workload: Any) -> str:
     """How the pod template spreads replicas over nodes: "required", "preferred" or "none"."""
     spec = workload.spec.template.spec
@@ -248,6 +256,7 @@ class Sampler:
                     "hpa_max": hpa.spec.max_replicas,
                     "hpa_current": hpa.status.current_replicas if hpa.status else None,
                     "hpa_desired": hpa.status.desired_replicas if hpa.status else None,
+                    "hpa_inactive": _scaling_inactive(hpa),
                 }
         self._emit_workload(ns, target)
 

@@ -6,6 +6,10 @@ leaves no such room fails); ready replicas must then reach the highest desired c
 (capped at the maximum) within `scale_up_within_s`. Replicas or desired count above the HPA's
 maximum at any time fail. With `scale_down_to`, replicas must be at or under that count within
 `scale_down_within_s` of the surge experiment's end.
+
+An HPA that could not read its metrics (ScalingActive=False, e.g. metrics-server stopped) for
+`METRICS_BLIND_S` or more between the surge's start and the end of its judged windows did not get
+the chance to scale: its scale-up and scale-down checks are inconclusive, naming the reason.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def evaluate_hpa(slo: HpaSlo, data: RunData, warn_ratio: float) -> SloResult:
                 Check(Status.INCONCLUSIVE, f"{key}: no {slo.surge_experiment} experiment in the timeline")
             )
             continue
+        horizon = surge.end + max(slo.scale_up_within_s, slo.scale_down_within_s or 0)
+        blind = _metrics_blind(key, hpa, surge.start, min(horizon, data.data_end()), data)
+        if blind is not None:
+            checks.append(blind)
+            continue
         checks.append(_scale_up(slo, key, hpa, surge.start, surge.end, data, warn_ratio))
         if slo.scale_down_to is not None and slo.scale_down_within_s is not None:
             checks.append(
@@ -49,6 +58,30 @@ def evaluate_hpa(slo: HpaSlo, data: RunData, warn_ratio: float) -> SloResult:
                 )
             )
     return done(checks)
+
+
+METRICS_BLIND_S = 10.0
+"""How long an HPA may go without metrics in the judged stretch before its checks are inconclusive
+(two of the local cluster's 5 s HPA syncs; a missed scrape is not a blind HPA)."""
+
+
+def _metrics_blind(key: str, hpa: list[WorkloadSample], start: float, end: float, data: RunData) -> Check | None:
+    """Inconclusive when the HPA could not read its metrics for METRICS_BLIND_S within [start, end]."""
+    blind = 0.0
+    first: WorkloadSample | None = None
+    current = state_at(hpa, start)
+    points = [s for s in hpa if start < s.t < end]
+    for sample, until in zip([current, *points], [*(s.t for s in points), end], strict=True):
+        if sample is not None and sample.hpa_inactive is not None:
+            blind += until - max(sample.t, start)
+            first = first or sample
+    if first is None or blind < METRICS_BLIND_S:
+        return None
+    return Check(
+        Status.INCONCLUSIVE,
+        f"{key}: the HPA could not read its metrics for {blind:.0f} s from {data.rel(max(first.t, start))} "
+        f"({first.hpa_inactive}): its scaling was not tested",
+    )
 
 
 def _never_above_max(key: str, hpa: list[WorkloadSample], data: RunData) -> Check:
