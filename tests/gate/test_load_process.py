@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.chaos import undo
+from aideon_resilience.cli.main import main
 from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.evaluate.client import evaluate_client
 from aideon_resilience.core.gateconfig import LoadConfig
@@ -72,6 +74,7 @@ def test_master_and_two_workers_merge_every_window_and_stop_together(standin: st
     finally:
         run.stop(grace=10)
     assert not any(_alive(p.pid) for p in run.processes)
+    assert undo.pending_steps(tmp_path) == []  # stopped by the gate: nothing left for `rollback`
     agg = [w for w in read_windows(windows) if w.endpoint == AGGREGATED]
     assert {w.workers for w in agg} == {2}
     merged = [w for w in agg if w.merged]
@@ -110,3 +113,24 @@ def test_a_worker_that_drops_out_is_recorded_and_makes_the_client_slo_inconclusi
     assert result.status is Status.INCONCLUSIVE and "lost 1 of 2" in result.message
     tolerant = RunData(windows=stats, timeline=None, t0=agg[0].start, load_workers=2, max_worker_loss=0.5)
     assert evaluate_client(slo, tolerant, 0.8).status is Status.PASS
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("quick_windows")
+def test_a_gate_killed_outright_leaves_its_locust_group_to_the_rollback_command(
+    standin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    """SIGKILL to the gate leaves the master and workers running; `rollback RUN_DIR` stops them all."""
+    run = start_load(_load(workers=2), LOCUSTFILE, standin, tmp_path, tmp_path / "locust-windows.jsonl", 60, "local")
+    try:
+        time.sleep(2)
+        assert all(_alive(p.pid) for p in run.processes)
+        assert main(["rollback", str(tmp_path)]) == 0  # the gate never stopped them: it was killed
+        assert "undone: stop the gate's Locust run" in capsys.readouterr().out
+        for p in run.processes:
+            p.wait(20)
+        assert not any(_alive(p.pid) for p in run.processes)
+    finally:
+        for p in run.processes:
+            if p.poll() is None:
+                p.kill()

@@ -14,6 +14,7 @@ from aideon_resilience.chaos import (
     actions,  # noqa: F401  (registers every action's undo functions)
     scale,  # noqa: F401  (the in-cluster load generator's scale to zero)
 )
+from aideon_resilience.chaos.processes import KIND as STOP_PROCESS
 from aideon_resilience.chaos.undo import UNDOERS, Step, mark_done, pending_steps, step_problem
 
 
@@ -32,7 +33,10 @@ def replay(root: Path, steps: list[Step] | None = None) -> ReplayResult:
     """Undo every pending step under root, newest first; a failed step stays pending, an unreadable
     one is reported and skipped, and the others are replayed all the same."""
     result = ReplayResult()
-    for step in steps if steps is not None else pending_steps(root):
+    steps = steps if steps is not None else pending_steps(root)
+    # stop what may still be acting (an orphaned chaos or Locust run) before undoing what it did
+    steps = sorted(steps, key=lambda s: s.kind != STOP_PROCESS)  # stable: newest first otherwise
+    for step in steps:
         problem = step_problem(step)
         if problem is not None:
             result.unreadable.append(f"{step.path}: {problem}")

@@ -36,6 +36,7 @@ from aideon_resilience.errors import InputFileError
 
 RUN_FILE = "run.json"
 WINDOWS_FILE = "locust-windows.jsonl"
+UNDO_DIR = "undo"  # undo steps: the chaos runs' (undo/<run id>/) and the gate's own processes' (undo/gate/)
 EXTRA_WINDOWS_GLOB = "locust-windows.*.jsonl"  # a second Locust run's windows (chaos actions' surges)
 TIMELINE_FILE = "timeline.jsonl"
 JOURNALS_DIR = "journals"
@@ -96,6 +97,11 @@ def load_meta(run_dir: Path) -> RunMeta:
     if not file.is_file():
         raise InputFileError(file, "no run metadata: not a run directory")
     return load_model(file, RunMeta, "a JSON object with run_id, env and started")
+
+
+def gate_undo_dir(run_dir: Path) -> Path:
+    """Undo steps of the processes the gate starts itself (its Locust run, each chaos run)."""
+    return run_dir / UNDO_DIR / "gate"
 
 
 def _present(path: Path) -> bool:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aideon_resilience.chaos.processes import ProcessUndo
+from aideon_resilience.chaos.undo import UndoLog
 from aideon_resilience.core.journal import JournalSummary, read_journal
 from aideon_resilience.errors import AideonError
 from aideon_resilience.settings import settings
@@ -40,38 +42,62 @@ def chaos_command(experiment: Path, journal: Path, log: Path) -> list[str]:
     ]
 
 
+def _interrupt(proc: subprocess.Popen[str], grace: float = 60) -> None:
+    """SIGINT (its rollbacks and the undo log replay run), then SIGKILL after `grace`; a second
+    interrupt of the gate meanwhile kills it at once."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    except BaseException:
+        proc.kill()
+        raise
+
+
 def run_experiment(
     experiment: Path,
     journals: Path,
     env: dict[str, str],
     timeout: float,
     on_line: Callable[[str], None] | None = None,
+    undo_dir: Path | None = None,
 ) -> ExperimentRun:
     name = experiment.stem
     journal = journals / f"{name}.json"
     log = journals / f"{name}.log"
+    # if the gate is killed outright, `rollback RUN_DIR` interrupts the run (its rollbacks run) first
+    process_undo = ProcessUndo.record(UndoLog(undo_dir), f"chaos-{name}", f"interrupt the chaos run {name}") \
+        if undo_dir is not None else None
     proc = subprocess.Popen(
         chaos_command(experiment, journal, log),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=settings().child_environment(env),
         start_new_session=True, text=True,
     )
+    if process_undo is not None:
+        process_undo.started(proc.pid)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     timed_out = False
     os.set_blocking(proc.stdout.fileno(), False)
-    while proc.poll() is None:
-        line = proc.stdout.readline()
-        if line and on_line is not None:
-            on_line(line.rstrip())
-        if not line:
-            time.sleep(0.2)
-        if time.monotonic() > deadline and not timed_out:
-            timed_out = True
-            proc.send_signal(signal.SIGINT)  # rollbacks and the undo log replay run on SIGINT
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    try:
+        while proc.poll() is None:
+            line = proc.stdout.readline()
+            if line and on_line is not None:
+                on_line(line.rstrip())
+            if not line:
+                time.sleep(0.2)
+            if time.monotonic() > deadline and not timed_out:
+                timed_out = True
+                _interrupt(proc)
+    except BaseException:  # the gate is interrupted: so is the experiment, and its rollbacks run
+        _interrupt(proc)
+        raise
+    finally:
+        if process_undo is not None and proc.poll() is not None:
+            process_undo.done()
     for line in proc.stdout.read().splitlines():
         if on_line is not None:
             on_line(line)

@@ -23,7 +23,10 @@ from pathlib import Path
 
 from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.adapters.locust.command import headless_command, python_locust
+from aideon_resilience.chaos.processes import ProcessUndo
+from aideon_resilience.chaos.undo import UndoLog
 from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
+from aideon_resilience.core.rundir import gate_undo_dir
 from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.settings import settings
@@ -44,6 +47,7 @@ class LoadRun:
     warmup_s: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
     modelled: bool = False
+    undo: ProcessUndo | None = None  # its step in the run's undo log, done once stopped
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -69,6 +73,8 @@ class LoadRun:
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGINT)
         _end_group(main.pid, self.processes)
+        if self.undo is not None:
+            self.undo.done()
         return int(main.returncode or 0)
 
 
@@ -137,11 +143,14 @@ def start_load(
     environ = load_environment(load, windows_file, run_seconds, env)
     port = free_port() if load.worker_count else None
     processes: list[subprocess.Popen[bytes]] = []
+    # if the gate is killed outright, `aideon-resilience rollback RUN_DIR` stops the whole group
+    process_undo = ProcessUndo.record(UndoLog(gate_undo_dir(run_dir)), "locust", "stop the gate's Locust run")
     with log.open("wb") as fh:
         master = subprocess.Popen(
             locust_command(load, locustfile, gateway_url, windows_file, run_seconds, port),
             stdout=fh, stderr=subprocess.STDOUT, env=environ, process_group=0,  # a group of its own
         )
+        process_undo.started(master.pid, group=True)
         processes.append(master)
         try:  # the workers join the master's group: one signal reaches every process
             for i in range(load.worker_count):
@@ -152,9 +161,9 @@ def start_load(
                         process_group=master.pid,
                     ))
         except BaseException:
-            LoadRun(processes, log).stop(grace=5)
+            LoadRun(processes, log, undo=process_undo).stop(grace=5)
             raise
-    return LoadRun(processes, log, workers=load.worker_count)
+    return LoadRun(processes, log, workers=load.worker_count, undo=process_undo)
 
 
 def start_locust(spec: LoadSpec, progress: Progress) -> LoadRun | None:

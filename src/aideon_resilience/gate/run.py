@@ -23,7 +23,15 @@ from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kube.sampler import Sampler
 from aideon_resilience.core.loadstats import read_windows, worker_changes
 from aideon_resilience.core.report import render_run
-from aideon_resilience.core.rundir import JOURNALS_DIR, RUN_FILE, TIMELINE_FILE, WINDOWS_FILE, RunMeta
+from aideon_resilience.core.rundir import (
+    JOURNALS_DIR,
+    RUN_FILE,
+    TIMELINE_FILE,
+    UNDO_DIR,
+    WINDOWS_FILE,
+    RunMeta,
+    gate_undo_dir,
+)
 from aideon_resilience.core.slo import SLO_FILE, HpaSlo
 from aideon_resilience.core.timeline import TimelineEvent
 from aideon_resilience.core.timeline_writer import TimelineWriter
@@ -81,7 +89,7 @@ def _open_run(prep: Prepared, opts: GateOptions, connection: Connection, status:
         "AIDEON_CHAOS_RUN_ID": run_dir.name,
         # the actions append their live evidence to the timeline beside the sampler
         "AIDEON_CHAOS_EVIDENCE_FILE": str(run_dir / TIMELINE_FILE),
-        "AIDEON_UNDO_DIR": str(run_dir / "undo"),  # `aideon-resilience rollback RUN_DIR` replays it
+        "AIDEON_UNDO_DIR": str(run_dir / UNDO_DIR),  # `aideon-resilience rollback RUN_DIR` replays it
         "AIDEON_LOCUSTFILE": str(opts.locustfile.resolve()),
     }
     if connection.kubeconfig is not None:
@@ -135,7 +143,7 @@ def _run_suite(run: _Run, progress: Progress) -> None:
         progress(f"chaos {i}/{len(experiments)}: {experiment.stem}")
         env = {**run.env, **run.prep.target.chaos_env()}
         result = run_experiment(experiment, run.dir / JOURNALS_DIR, env,
-                                min(cfg.experiment_timeout_seconds, remaining))
+                                min(cfg.experiment_timeout_seconds, remaining), undo_dir=gate_undo_dir(run.dir))
         run.runs.append(result)
         status = result.summary.status if result.summary else "no journal"
         held = result.summary is not None and result.summary.held

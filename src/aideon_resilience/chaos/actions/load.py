@@ -8,17 +8,16 @@ to a pid file next to the undo log right after the start.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.adapters.locust.command import headless_command
 from aideon_resilience.chaos import guard, undo
+from aideon_resilience.chaos.processes import ProcessUndo, stop_recorded
 from aideon_resilience.errors import UsageError
 from aideon_resilience.settings import settings
 
@@ -42,31 +41,6 @@ def _bounded(value: Any, what: str, limit: int) -> int:
     if n > limit:
         raise ActivityFailed(f"{what} {n} is above the limit {limit}")
     return n
-
-
-@undo.register("stop_process", "pidfile")
-def _undo_stop(params: dict[str, Any], data: dict[str, Any]) -> None:
-    pidfile = Path(str(params["pidfile"]))
-    if not pidfile.is_file():
-        return  # the process never started
-    info = json.loads(pidfile.read_text(encoding="utf-8"))
-    _stop(int(info["pid"]), float(info["create_time"]))
-
-
-def _stop(pid: int, create_time: float, grace: float = 10.0) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > 1.0:
-            return False  # the pid was reused: not ours
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(grace)
-    except psutil.NoSuchProcess:
-        return False
-    return True
 
 
 def start_load(
@@ -96,11 +70,8 @@ def start_load(
     if not Path(lf).is_file():
         raise ActivityFailed(f"locustfile {lf} not found (set AIDEON_LOCUSTFILE)")
     guard.authorize(f"start_{purpose}", None, [namespace])
-    log = undo.current()
-    log.directory.mkdir(parents=True, exist_ok=True)
-    pidfile = log.directory / f"locust-{purpose}-{time.time_ns()}.pid.json"
-    outfile = pidfile.with_suffix(".log")
-    step = log.record("stop_process", {"pidfile": str(pidfile)}, f"stop Locust {purpose} run")
+    process_undo = ProcessUndo.record(undo.current(), f"locust-{purpose}", f"stop Locust {purpose} run")
+    outfile = process_undo.pidfile.with_suffix(".log")
     env = settings().child_environment()
     windows = windows_file or settings().text("AIDEON_WINDOWS_FILE")
     if windows and not windows_file and purpose != "load":
@@ -114,8 +85,7 @@ def start_load(
     cmd = headless_command(lf, gateway_url, n_users, rate, seconds, "--exit-code-on-error", "0")
     with outfile.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    info = {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), "cmd": cmd}
-    pidfile.write_text(json.dumps(info), encoding="utf-8")
+    process_undo.started(proc.pid)
     return {
         "action": f"start_{purpose}",
         "pid": proc.pid,
@@ -127,7 +97,7 @@ def start_load(
         "windows_file": windows,
         "think_time": think_time,
         "log": str(outfile),
-        "undo_step": str(step.path),
+        "undo_step": str(process_undo.step.path),
         "at": time.time(),
     }
 
@@ -151,7 +121,7 @@ def stop_load() -> dict[str, Any]:
     """Stop every Locust run this chaos run started."""
     stopped: list[str] = []
     for step in undo.current().pending("stop_process"):
-        _undo_stop(step.params, step.data)
+        stop_recorded(step.params, step.data)
         undo.mark_done(step)
         stopped.append(str(step.params["pidfile"]))
     return {"action": "stop_load", "stopped": stopped, "at": time.time()}
