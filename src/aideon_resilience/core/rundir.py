@@ -67,6 +67,7 @@ class RunMeta(BaseModel):
     kind: RunKind = "gate"
     load_modelled: bool = False
     harness_cpu_s: float | None = Field(default=None, ge=0, description="CPU the harness process used")
+    load_lost_at: float | None = Field(default=None, description="when the gate saw its load end before the suite")
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Run:
         return RunData(
             windows=self.windows, timeline=self.timeline, t0=self.meta.started, t_end=self.meta.ended,
             load_workers=self.meta.load_workers, max_worker_loss=self.meta.max_worker_loss,
+            load_lost_at=self.meta.load_lost_at,
         )
 
     def journals(self) -> list[Path]:

@@ -149,8 +149,10 @@ def _run_suite(run: _Run, progress: Progress) -> None:
         held = result.summary is not None and result.summary.held
         progress(f"chaos {experiment.stem}: {status}, {'held' if held else 'did NOT hold'}"
                  + (f" ({result.problem})" if result.problem else ""))
-        if run.load is not None and not run.load.running():
+        if run.load is not None and not run.load.running() and run.meta.load_lost_at is None:
             progress("load: the load ended early" + ("" if run.load.modelled else " (see locust.log)"))
+            run.meta.load_lost_at = time.time()  # the client SLOs are inconclusive, never judged on part of it
+            run.write_meta()
 
 
 def _cool_down(run: _Run, sampler: Sampler, progress: Progress) -> None:

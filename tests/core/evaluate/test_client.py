@@ -51,3 +51,16 @@ def test_missing_windows_are_inconclusive_never_pass() -> None:
     assert result("client-latency", run_data(no_latency, [])).status is Status.INCONCLUSIVE
     only_endpoints = [window(0, endpoint="GET /x")]
     assert result("client-errors", run_data(only_endpoints, healthy_events())).status is Status.INCONCLUSIVE
+
+
+def test_a_load_that_ended_before_the_suite_makes_every_client_check_inconclusive() -> None:
+    """The Locust process died mid-run: what was measured covers part of the run (issue 12)."""
+    from dataclasses import replace
+
+    data = run_data(healthy_windows(), healthy_events())
+    lost = replace(data, load_lost_at=data.t0 + 250)
+    for slo_id in ("client-errors", "client-latency"):
+        assert result(slo_id, data).status is Status.PASS
+        r = result(slo_id, lost)
+        assert r.status is Status.INCONCLUSIVE
+        assert "the load ended at t+250.0s, before the chaos suite did (see locust.log)" in r.message

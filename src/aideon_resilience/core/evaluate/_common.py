@@ -21,6 +21,7 @@ class RunData:
     t_end: float | None = None
     load_workers: int | None = None  # Locust workers the run started (None: not recorded, 0: one process)
     max_worker_loss: float | None = None  # share of them it may lose before the run is inconclusive
+    load_lost_at: float | None = None  # the load (Locust) ended before the suite did: client figures are partial
 
     def rel(self, t: float) -> str:
         return f"t+{t - self.t0:.1f}s"

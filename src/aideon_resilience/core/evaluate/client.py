@@ -56,8 +56,12 @@ def evaluate_client(slo: ClientSlo, data: RunData, warn_ratio: float) -> SloResu
         )
         if v is not None
     ]
-    if data.windows is None or not agg:
-        why = "no Locust windows file" if data.windows is None else "no merged Aggregated Locust windows"
+    if data.windows is None or not agg or data.load_lost_at is not None:
+        if data.load_lost_at is not None:
+            why = (f"the load ended at {data.rel(data.load_lost_at)}, before the chaos suite did "
+                   "(see locust.log): the client figures cover part of the run")
+        else:
+            why = "no Locust windows file" if data.windows is None else "no merged Aggregated Locust windows"
         checks += [Check(Status.INCONCLUSIVE, f"{name}: {why}") for name in wanted]
         return combine(slo.id, "client", slo.weight, slo.description, checks)
 
