@@ -6,6 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
+
+from aideon_resilience.cli.main import main
 
 SCRIPT = """
 import sys, time
@@ -29,3 +34,25 @@ def test_sigterm_raises_into_the_command_so_cleanup_runs() -> None:
     out, _ = proc.communicate(timeout=10)
     assert "cleanup ran" in out and proc.returncode == 143
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize(("signum", "code", "line"), [
+    (signal.SIGTERM, 143, "aideon-resilience: terminated (SIGTERM); what the command started was stopped"),
+    (signal.SIGINT, 130, "aideon-resilience: interrupted"),
+])
+def test_the_cli_exits_143_on_sigterm_and_130_on_sigint_inside_a_command(
+    signum: signal.Signals, code: int, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """typer turns any interrupt raised inside a command into exit code 130: SIGTERM must still be 143."""
+    from aideon_resilience.chaos import undo
+    from aideon_resilience.cli import main as cli_main
+
+    def interrupted(_: Path) -> list[undo.Step]:
+        if signum is signal.SIGTERM:
+            cli_main._on_sigterm(signum, None)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(undo, "pending_steps", interrupted)
+    assert main(["rollback", str(tmp_path)]) == code
+    assert capsys.readouterr().err.strip().splitlines()[-1] == line

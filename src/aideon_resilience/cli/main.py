@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from types import FrameType
 
 import typer
@@ -35,7 +36,13 @@ class Terminated(KeyboardInterrupt):
     `finally` runs: the gate stops its load, the sampler and the target it started."""
 
 
+_sigterm = threading.Event()  # set by the handler: typer reports any interrupt as exit code 130
+TERMINATED = "aideon-resilience: terminated (SIGTERM); what the command started was stopped"
+INTERRUPTED = "aideon-resilience: interrupted"
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _sigterm.set()
     raise Terminated("SIGTERM received")
 
 
@@ -46,6 +53,7 @@ def handle_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the process exit code."""
+    _sigterm.clear()
     if argv is None:
         handle_sigterm()
     try:
@@ -55,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except typer.Exit as exc:
         code = exc.exit_code
-    except Terminated:
-        _err.print("aideon-resilience: terminated (SIGTERM); what the command started was stopped", markup=False)
-        code = 143
     except (typer.Abort, KeyboardInterrupt):
-        _err.print("aideon-resilience: interrupted", markup=False)
         code = 130
     except typer.TyperException as exc:  # usage errors of typer's (vendored) click parser
         fmt = getattr(exc, "format_message", None)
@@ -67,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         code = 2
     else:  # with standalone_mode=False click returns the code of typer.Exit instead of raising
         code = result if isinstance(result, int) else 0
+    if code == 130:  # an interrupt; typer turns one raised inside a command into exit code 130
+        code = 143 if _sigterm.is_set() else 130
+        _err.print(TERMINATED if code == 143 else INTERRUPTED, markup=False)
     if argv is None:
         sys.exit(code)
     return code
