@@ -76,8 +76,8 @@ def _interrupt_gate(out: Path, experiment: str, line: str, after: float, signum:
         time.sleep(after)
         assert proc.poll() is None, f"the gate ended {after} s after {line!r}: {seen[-5:]}"
         proc.send_signal(signum)
-        proc.stdout.close()
-        return proc.wait(180)
+        proc.communicate(timeout=180)  # keep reading: a runner's pipe stays open while its job stops
+        return proc.returncode
     finally:
         if proc.poll() is None:
             proc.kill()

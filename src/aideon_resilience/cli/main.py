@@ -6,6 +6,7 @@ harness become one line on stderr and the exit code their class carries.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         code = result if isinstance(result, int) else 0
     if code == 130:  # an interrupt; typer turns one raised inside a command into exit code 130
         code = 143 if _sigterm.is_set() else 130
-        _err.print(TERMINATED if code == 143 else INTERRUPTED, markup=False)
+        with contextlib.suppress(OSError):  # whoever read our output may be gone already
+            _err.print(TERMINATED if code == 143 else INTERRUPTED, markup=False)
     if argv is None:
         sys.exit(code)
     return code
