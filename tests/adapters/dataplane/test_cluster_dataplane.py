@@ -508,6 +508,45 @@ def test_load_raises_pod_cpu_and_the_hpa_scales_within_bounds(plane: Plane) -> N
     assert hpa.status.desired_replicas is not None and hpa.status.desired_replicas <= 5
 
 
+def test_a_process_holding_memory_makes_the_hpa_scale_on_memory(plane: Plane) -> None:
+    """Issue 16: the platform's HPAs scale on memory too (80%); locally the pod's memory usage is its
+    process's resident memory, so holding memory in the stand-in really scales the Deployment."""
+    autoscaling = client.AutoscalingV2Api(plane.core.api_client)
+    name = "analytics-service"
+    autoscaling.create_namespaced_horizontal_pod_autoscaler(plane.ns, {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                 "minReplicas": 1, "maxReplicas": 2,
+                 "metrics": [{"type": "Resource", "resource": {
+                     "name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+    })  # fmt: skip
+
+    def replicas() -> int:
+        return int(plane.apps.read_namespaced_deployment(name, plane.ns).spec.replicas)
+
+    def utilization() -> int | None:
+        st = autoscaling.read_namespaced_horizontal_pod_autoscaler(name, plane.ns).status
+        for m in st.current_metrics or []:
+            if m.resource is not None and m.resource.name == "memory":
+                return int(m.resource.current.average_utilization)
+        return None
+
+    try:
+        idle = wait_for("the HPA reading the pod's memory", utilization, timeout=120, interval=2)
+        assert idle < 80 and replicas() == 1, f"{idle}% of the request at rest"
+        (standin,) = plane.ready_standins(name)
+        _admin(int(standin["port"]), "memory", "?mib=96")  # 64 Mi requested: well above 80% now
+        scaled = wait_for("the HPA to scale on memory", lambda: replicas() if replicas() > 1 else None,
+                          timeout=120, interval=2)
+        assert scaled == 2
+        assert (utilization() or 0) > 80
+    finally:
+        autoscaling.delete_namespaced_horizontal_pod_autoscaler(name, plane.ns)
+        for s in plane.ready_standins(name):
+            _admin(int(s["port"]), "memory", "?mib=0")
+        plane.apps.patch_namespaced_deployment_scale(name, plane.ns, {"spec": {"replicas": 1}})
+
+
 def _prom(url: str, path: str) -> Any:
     import json
     import urllib.request

@@ -192,3 +192,22 @@ def test_missing_upstream_is_simulated_from_the_chain_profiles() -> None:
     wired = Standin(StandinConfig("api-gateway", upstreams={"llm-provider-service": ("127.0.0.1", 9)}))
     assert wired.simulated_downstream_ms(chat) == 0.0
     assert Standin(StandinConfig("api-gateway", latency_scale=0)).simulated_downstream_ms(chat) == 0.0
+
+
+def test_admin_memory_holds_resident_memory_and_gives_it_back(gateway: tuple[int, Call]) -> None:
+    """What memory autoscaling of the local data plane reads: the process's resident memory."""
+    import json
+
+    import psutil
+
+    _, call = gateway
+    me = psutil.Process()
+    before = me.memory_info().rss
+    assert call("POST", "/admin/memory?mib=64")[0] == 200
+    held = me.memory_info().rss
+    assert held - before >= 60 * 1024 * 1024, f"only {(held - before) / 2**20:.0f} MiB became resident"
+    assert json.loads(call("GET", "/admin/state")[1])["held_mib"] == 64
+    assert call("POST", "/admin/memory?mib=0")[0] == 200
+    assert held - me.memory_info().rss >= 50 * 1024 * 1024, "the memory was not given back"
+    assert call("POST", "/admin/memory?mib=5000")[0] == 400
+    assert call("POST", "/admin/memory?mib=lots")[0] == 400

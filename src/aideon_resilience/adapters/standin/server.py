@@ -1,7 +1,9 @@
 """The stand-in process of one platform service: a small asyncio HTTP/1.1 server with keep-alive.
 
 It serves the gateway routes of `core.profiles.ROUTES`, `/health`, `/ready`, `/metrics` (Prometheus
-text) and admin switches (`POST /admin/fail`, `/admin/hang`, `/admin/recover`, `GET /admin/state`).
+text) and admin switches (`POST /admin/fail`, `/admin/hang`, `/admin/recover`, `/admin/memory?mib=N`,
+`GET /admin/state`). `/admin/memory` holds N MiB of resident memory (0 gives it back): the data
+plane reports the process's resident memory as the pod's usage, so memory autoscaling is real.
 Each application request spends the profile's CPU (a real busy loop on the process clock), waits
 the profile's latency without blocking other requests, and calls the next service of the route's
 chain when `AIDEON_UPSTREAM_<SERVICE>` gives its URL. It listens on loopback only.
@@ -27,6 +29,8 @@ from aideon_resilience.core.profiles import sample_latency_ms as _sample
 from aideon_resilience.errors import SafetyRefusal
 
 HANG_CAP_S = 600.0
+MAX_HELD_MIB = 1024  # what `/admin/memory` may hold at most
+PAGE = 4096
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Standin:
             name: UpstreamPool(host, port, config.upstream_timeout_s) for name, (host, port) in config.upstreams.items()
         }
         self._tokens = 0
+        self._held = bytearray()  # memory held on request (`/admin/memory`)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -210,9 +215,25 @@ class Standin:
         elif action == "recover":
             self.mode, self.probes_affected = "ok", False
             self.recovered.set()
+        elif action == "memory":
+            try:
+                mib = int(query.get("mib", [""])[0])
+            except ValueError:
+                mib = -1
+            if not 0 <= mib <= MAX_HELD_MIB:
+                return 400, json_body({"error": f"mib must be 0..{MAX_HELD_MIB}"}), "application/json"
+            self._hold(mib)
         else:
             return 404, json_body({"error": f"unknown admin action {action!r}"}), "application/json"
         return 200, self._state(), "application/json"
+
+    def _hold(self, mib: int) -> None:
+        """Hold `mib` MiB, every page written so that it is resident (0 gives the memory back)."""
+        self._held = bytearray()
+        if mib:
+            held = bytearray(mib * 1024 * 1024)
+            held[::PAGE] = b"\x01" * len(range(0, len(held), PAGE))
+            self._held = held
 
     def _state(self) -> bytes:
         return json_body(
@@ -222,6 +243,7 @@ class Standin:
                 "fail_status": self.fail_status,
                 "probes_affected": self.probes_affected,
                 "inflight": self.metrics.inflight,
+                "held_mib": len(self._held) // (1024 * 1024),
             }
         )
 
