@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.adapters.dataplane.outlier_detector import DetectorConfig
+
 LOOPBACK = "127.0.0.1"
 MIN_SLOTS = 16
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s|m|h)\s*$")
@@ -73,9 +75,11 @@ def _ms(seconds: float) -> str:
 class OutlierPolicy:
     """Istio outlierDetection (fields a DestinationRule leaves out take Istio's documented defaults).
 
-    `consecutive_5xx == 0` is no outlier detection at all, which is what Istio does for a service
-    whose DestinationRule has no `outlierDetection` (or that has no DestinationRule): the proxy
-    then only health-checks `/ready` and never ejects on errors.
+    A policy with no enforced detector (`consecutive_5xx == 0` and `consecutive_gateway == 0`) is
+    no outlier detection at all, which is what Istio does for a service whose DestinationRule has
+    no `outlierDetection` (or that has no DestinationRule): the proxy then only health-checks
+    `/ready` and never ejects on errors. `detector_config` is what Istio programs into Envoy
+    (see `outlier_detector`).
     """
 
     consecutive_5xx: int = 5
@@ -83,6 +87,8 @@ class OutlierPolicy:
     base_ejection_s: float = 30.0
     max_ejection_percent: int = 10
     source: str = "istio-defaults"
+    consecutive_gateway: int = 0  # consecutiveGatewayErrors; 0: not enforced (Envoy's default)
+    min_health_percent: int = 0  # Envoy's healthy_panic_threshold; 0: no panic mode
 
     @classmethod
     def off(cls, source: str) -> OutlierPolicy:
@@ -90,7 +96,17 @@ class OutlierPolicy:
 
     @property
     def enabled(self) -> bool:
-        return self.consecutive_5xx > 0
+        return self.consecutive_5xx > 0 or self.consecutive_gateway > 0
+
+    def detector_config(self) -> DetectorConfig:
+        return DetectorConfig(
+            consecutive_5xx=self.consecutive_5xx,
+            consecutive_gateway=self.consecutive_gateway,
+            interval_s=self.interval_s,
+            base_ejection_s=self.base_ejection_s,
+            max_ejection_percent=self.max_ejection_percent,
+            panic_threshold_percent=self.min_health_percent,
+        )
 
     def haproxy_server_params(self) -> str:
         """The `default-server` parameters this policy maps to (see the module docstring)."""
@@ -104,10 +120,38 @@ class OutlierPolicy:
         )
 
 
-def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
-    """The outlierDetection of a DestinationRule; missing fields take Istio's defaults.
+def _count(od: dict[str, Any], key: str, default: int, where: str) -> int:
+    """A UInt32Value field (plain or `{value: N}`), or `default` when absent."""
+    value = od.get(key, default)
+    if isinstance(value, dict):  # UInt32Value wrapper form
+        value = value.get("value", default)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key}: not an integer: {value!r}") from None
+    if n < 0:
+        raise ValueError(f"{where}.{key}: must not be negative, got {n}")
+    return n
 
-    Raises ValueError (naming the field) for a malformed field.
+
+def _percent(od: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = od.get(key, default)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key}: not an integer: {value!r}") from None
+    if not 0 <= n <= 100:
+        raise ValueError(f"{where}.{key}: must be 0..100, got {n}")
+    return n
+
+
+def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
+    """The outlierDetection of a DestinationRule as Istio programs it into Envoy.
+
+    Missing fields take Istio's defaults (Envoy's, as Istio leaves them unset): consecutive5xxErrors
+    5, consecutiveGatewayErrors not enforced, interval 10s, baseEjectionTime 30s,
+    maxEjectionPercent 10 (also for 0: Istio sends it only when > 0), minHealthPercent 0 (no
+    panic). Raises ValueError (naming the field) for a malformed field.
     """
     name = f"{(dr.get('metadata') or {}).get('namespace', '')}/{(dr.get('metadata') or {}).get('name', '')}"
     od = ((dr.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")
@@ -115,28 +159,21 @@ def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
         return OutlierPolicy.off(f"DestinationRule {name} (no outlierDetection: no ejection)")
     base = OutlierPolicy()
     where = f"DestinationRule {name}: spec.trafficPolicy.outlierDetection"
-    errors = od.get("consecutive5xxErrors", od.get("consecutiveErrors", base.consecutive_5xx))
-    if isinstance(errors, dict):  # UInt32Value wrapper form
-        errors = errors.get("value", base.consecutive_5xx)
-    try:
-        n = int(errors)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.consecutive5xxErrors: not an integer: {errors!r}") from None
-    if n < 1:
+    legacy = "consecutiveErrors" in od and "consecutive5xxErrors" not in od
+    key = "consecutiveErrors" if legacy else "consecutive5xxErrors"
+    n = _count(od, key, base.consecutive_5xx, where)
+    gateway = _count(od, "consecutiveGatewayErrors", 0, where)
+    if n < 1 and gateway < 1:
         raise ValueError(f"{where}.consecutive5xxErrors: must be at least 1 here, got {n}")
-    pct = od.get("maxEjectionPercent", base.max_ejection_percent)
-    try:
-        pct_i = int(pct)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.maxEjectionPercent: not an integer: {pct!r}") from None
-    if not 0 <= pct_i <= 100:
-        raise ValueError(f"{where}.maxEjectionPercent: must be 0..100, got {pct_i}")
+    pct = _percent(od, "maxEjectionPercent", base.max_ejection_percent, where)
     return OutlierPolicy(
         consecutive_5xx=n,
         interval_s=parse_duration(od.get("interval", "10s"), f"{where}.interval"),
         base_ejection_s=parse_duration(od.get("baseEjectionTime", "30s"), f"{where}.baseEjectionTime"),
-        max_ejection_percent=pct_i,
+        max_ejection_percent=pct or base.max_ejection_percent,
         source=f"DestinationRule {name}",
+        consecutive_gateway=gateway,
+        min_health_percent=_percent(od, "minHealthPercent", 0, where),
     )
 
 
