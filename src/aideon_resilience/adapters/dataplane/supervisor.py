@@ -117,7 +117,7 @@ class DataPlane:
     def _service_proxies(self, rules: dict[str, tuple[OutlierPolicy, float | None]]) -> list[ServiceProxy]:
         out = []
         for service in PROFILES:
-            policy, connect = rules.get(service, (OutlierPolicy(), None))
+            policy, connect = rules.get(service, (OutlierPolicy.off("no DestinationRule: no outlier detection"), None))
             out.append(
                 ServiceProxy(
                     service,
