@@ -1,8 +1,14 @@
-"""HAProxy of the data plane with real stand-in processes, without the cluster (loopback only)."""
+"""HAProxy of the data plane with real stand-in processes, without the cluster (loopback only).
+
+The outlier tests wire HAProxy, its request log and the outlier thread as the supervisor does
+(`supervisor.DataPlane`), with small times (interval 0.5 s, baseEjectionTime 1.5 s).
+"""
 
 from __future__ import annotations
 
 import http.client
+import itertools
+import json
 import socket
 import subprocess
 import threading
@@ -12,9 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port
 from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
+from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
 from aideon_resilience.adapters.dataplane.standin_processes import standin_command
+from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, ejection_events
+from aideon_resilience.adapters.localcluster import ClusterPaths
 from tests.adapters.localcluster.kubehelpers import wait_for
 
 ROUTE = "/api/v1/subscriptions/u1"  # no upstream configured: answered by the gateway stand-in itself
@@ -49,18 +59,56 @@ def standins() -> Iterator[list[int]]:
             proc.wait(timeout=10)
 
 
+GATEWAY = "api-gateway"
+POLICY = OutlierPolicy(3, interval_s=0.5, base_ejection_s=1.5, max_ejection_percent=50, source="test")
+
+
+class Plane:
+    """HAProxy + request log + outlier thread, wired as the supervisor wires them."""
+
+    def __init__(self, workdir: Path, policy: OutlierPolicy, standins: list[int]) -> None:
+        self.requests = RequestLog()
+        self.haproxy = HAProxy(workdir / "hp", ProxySettings(timeout_server_s=1.0),
+                               request_log=(self.requests.port, REQUEST_LOG_FORMAT))  # fmt: skip
+        self.port = free_port()
+        self.events = workdir / EJECTIONS_NAME
+        self.outlier = OutlierControl(self.haproxy, self.events, self.requests)
+        self.stop = threading.Event()
+        self.haproxy.start([ServiceProxy(GATEWAY, self.port, policy)])
+        self.outlier.configure(GATEWAY, policy)
+        hosts = [("127.0.0.1", p) for p in standins]
+        self.haproxy.set_backends(GATEWAY, hosts)
+        self.outlier.set_hosts(GATEWAY, hosts)
+        self.thread = threading.Thread(target=self.outlier.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.haproxy.stop()
+        self.requests.close()
+
+    def lines(self) -> list[dict[str, object]]:
+        if not self.events.is_file():
+            return []
+        return [json.loads(ln) for ln in self.events.read_text().splitlines()]
+
+
 @pytest.fixture()
-def proxy(tmp_path: Path, standins: list[int]) -> Iterator[tuple[HAProxy, int]]:
-    h = HAProxy(tmp_path / "hp", ProxySettings(timeout_server_s=1.0))
-    port = free_port()
-    h.start([ServiceProxy("api-gateway", port, OutlierPolicy(3, 10.0, 20.0, 50, "test"))])
+def plane(request: pytest.FixtureRequest, tmp_path: Path, standins: list[int]) -> Iterator[Plane]:
+    policy = getattr(request, "param", POLICY)
+    p = Plane(tmp_path, policy, standins)
     try:
-        h.set_backends("api-gateway", [("127.0.0.1", p) for p in standins])
-        yield h, port
+        yield p
     finally:
-        h.stop()
-        for p in standins:
-            _admin(p, "recover")
+        p.close()
+        for port in standins:
+            _admin(port, "recover")
+
+
+@pytest.fixture()
+def proxy(plane: Plane) -> tuple[HAProxy, int]:
+    return plane.haproxy, plane.port
 
 
 def _admin(port: int, action: str) -> None:
@@ -81,21 +129,122 @@ def _get(port: int) -> int:
         conn.close()
 
 
-def test_consecutive_errors_eject_and_max_ejection_percent_caps(
-    proxy: tuple[HAProxy, int], standins: list[int]
+class Client:
+    """Requests one after the other to the gateway frontend, each with its time and status."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.results: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.results.append((time.time(), _get(self.port)))
+            time.sleep(0.005)
+
+    def __enter__(self) -> Client:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_failing_backend_is_ejected_returns_after_base_and_is_ejected_again_for_twice_as_long(
+    plane: Plane, standins: list[int]
 ) -> None:
-    h, port = proxy
-    assert backend_status(h.sock, "api-gateway") == {p: "UP" for p in standins}
-    for p in standins:
-        _admin(p, "fail")
-    for _ in range(30):
-        _get(port)
-    status = backend_status(h.sock, "api-gateway")
-    assert sorted(status.values()) == ["DOWN", "DOWN", "DOWN"]  # HAProxy alone ejects them all
-    restored = h.enforce_max_ejection("api-gateway")
-    assert len(restored) == 1  # 50 % of 3: Envoy keeps at most 2 ejected
-    status = backend_status(h.sock, "api-gateway")
-    assert sorted(status.values()) == ["DOWN", "DOWN", "UP"]
+    failing = standins[0]
+    backend = f"127.0.0.1:{failing}"
+    assert backend_status(plane.haproxy.sock, GATEWAY) == {p: "UP" for p in standins}
+    started = time.time()
+    with Client(plane.port) as client:
+        _admin(failing, "fail")  # 503 on requests; /ready still answers
+        wait_for("a second return", lambda: sum(1 for e in plane.lines() if e["state"] == "up") >= 2,
+                 timeout=20, interval=0.1)  # fmt: skip
+        ejected_now = backend_status(plane.haproxy.sock, GATEWAY)[failing]
+    downs = [e for e in plane.lines() if e["state"] == "down"]
+    ups = [e for e in plane.lines() if e["state"] == "up"]
+    assert [(e["backend"], e["ejection"], e["ejection_s"]) for e in downs[:2]] == [(backend, 1, 1.5), (backend, 2, 3.0)]
+    assert all(e["reason"] == "consecutive_5xx" and e["panic"] is False for e in downs)
+    # back at the first interval sweep after the ejection time: base x 1, then base x 2
+    first_out, second_out = (float(e["ejected_s"]) for e in ups[:2])  # type: ignore[arg-type]
+    assert 1.5 <= first_out <= 1.5 + 0.5 + 0.3
+    assert 3.0 <= second_out <= 3.0 + 0.5 + 0.3
+    # measured from the events' own clock too, as the evaluator sees them
+    assert float(ups[0]["t"]) - float(downs[0]["t"]) == pytest.approx(first_out, abs=0.3)  # type: ignore[arg-type]
+    assert float(ups[1]["t"]) - float(downs[1]["t"]) == pytest.approx(second_out, abs=0.3)  # type: ignore[arg-type]
+    assert ejected_now in ("DOWN", "UP")  # the third ejection may or may not have happened yet
+    # while out, no request reached it: the errors of each admission are its 3 consecutive 5xx
+    # (plus what was in flight when the log line arrived)
+    bounds = [started, *(float(e["t"]) for e in downs[:2])]  # type: ignore[arg-type]
+    for lo, hi in itertools.pairwise(bounds):
+        errors = [c for t, c in client.results if lo <= t <= hi and c != 200]
+        assert 3 <= len(errors) <= 6, errors
+    out = [c for t, c in client.results if float(downs[0]["t"]) + 0.05 <= t <= float(ups[0]["t"]) - 0.05]  # type: ignore[arg-type]
+    assert out and all(c == 200 for c in out)
+    # what the gate reads back
+    events = ejection_events(ClusterPaths(root=plane.events.parent), started - 1, time.time() + 1, plane.events.parent)
+    assert [(e.backend, e.state) for e in events][:4] == [(backend, "down"), (backend, "up")] * 2  # type: ignore[attr-defined]
+
+
+def test_max_ejection_percent_is_enforced_before_ejecting(plane: Plane, standins: list[int]) -> None:
+    # 50 % of 3 backends: one may be out (33 %), a second (67 %) is refused before it goes
+    with Client(plane.port) as client:
+        _admin(standins[0], "fail")
+        _admin(standins[1], "fail")
+        wait_for("a refused ejection", lambda: plane.outlier.snapshot()[GATEWAY]["overflows"] >= 1,
+                 timeout=10, interval=0.1)  # fmt: skip
+        states = [backend_status(plane.haproxy.sock, GATEWAY) for _ in range(5) if not time.sleep(0.1)]
+    assert all(sorted(s.values()) == ["DOWN", "UP", "UP"] for s in states), states
+    downs = [e for e in plane.lines() if e["state"] == "down"]
+    assert len({e["backend"] for e in downs}) == 1
+    assert any(c != 200 for _, c in client.results[-20:])  # the refused one keeps failing requests
+
+
+def test_an_ejected_backend_stays_out_across_a_reload_and_a_new_host_in_its_slot_is_in(
+    plane: Plane, standins: list[int]
+) -> None:
+    bad, others = standins[0], standins[1:]
+    _admin(bad, "fail")
+
+    def ejected() -> bool:
+        _get(plane.port)  # leastconn spreads sequential requests: the bad one gets every third
+        return backend_status(plane.haproxy.sock, GATEWAY).get(bad) == "DOWN"
+
+    wait_for("the ejection", ejected, timeout=5, interval=0.01)
+    plane.haproxy.reload()
+    assert backend_status(plane.haproxy.sock, GATEWAY) == {bad: "DOWN", **{p: "UP" for p in others}}
+    # the pod goes away (its slot emptied) and the slot is given to another host: that one is in
+    remaining = [("127.0.0.1", p) for p in others]
+    plane.haproxy.set_backends(GATEWAY, remaining)
+    plane.outlier.set_hosts(GATEWAY, remaining)
+    plane.haproxy.set_backends(GATEWAY, [("127.0.0.1", others[0])])
+    plane.haproxy.set_backends(GATEWAY, [("127.0.0.1", others[0]), ("127.0.0.1", bad)])
+    plane.outlier.set_hosts(GATEWAY, [("127.0.0.1", others[0]), ("127.0.0.1", bad)])
+    status = {p: st for p, st in backend_status(plane.haproxy.sock, GATEWAY).items() if st != "MAINT"}
+    assert status == {others[0]: "UP", bad: "UP"}  # a fresh host, not ejected (its slot forced up again)
+
+
+@pytest.mark.parametrize(
+    "plane",
+    [OutlierPolicy(3, 0.5, base_ejection_s=30.0, max_ejection_percent=100, source="t", min_health_percent=50)],
+    indirect=True,
+)
+def test_panic_below_min_health_percent_routes_to_all_backends(plane: Plane, standins: list[int]) -> None:
+    with Client(plane.port):
+        _admin(standins[0], "fail")
+        wait_for("one ejection", lambda: len(plane.lines()) >= 1, timeout=10, interval=0.1)
+        assert sorted(backend_status(plane.haproxy.sock, GATEWAY).values()) == ["DOWN", "UP", "UP"]
+        _admin(standins[1], "fail")
+        wait_for("two ejections", lambda: len(plane.lines()) >= 2, timeout=10, interval=0.1)
+        time.sleep(0.2)
+        # 1 healthy of 3 is 33 % < 50 %: panic, every backend takes traffic again, ejected ones included
+        assert plane.outlier.snapshot()[GATEWAY]["panic"] is True
+        assert backend_status(plane.haproxy.sock, GATEWAY) == {p: "UP" for p in standins}
+        _admin(standins[1], "recover")
+    assert [e["panic"] for e in plane.lines() if e["state"] == "down"][:2] == [False, True]
 
 
 def test_backends_change_and_reload_without_dropping_requests(proxy: tuple[HAProxy, int], standins: list[int]) -> None:

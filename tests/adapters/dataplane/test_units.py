@@ -20,11 +20,11 @@ from aideon_resilience.adapters.dataplane.proxy import haproxy_binary
 from aideon_resilience.adapters.dataplane.proxy_config import (
     OutlierPolicy,
     ServiceProxy,
-    max_ejected,
     outlier_from_destination_rule,
     parse_duration,
     render_config,
 )
+from aideon_resilience.adapters.dataplane.request_log import parse_line
 from aideon_resilience.adapters.dataplane.state import DataPlaneOptions, DataPlaneState, read_state, write_state
 from aideon_resilience.adapters.localcluster import ClusterPaths
 
@@ -41,17 +41,17 @@ def test_outlier_detection_maps_every_field() -> None:
         _dr({"consecutive5xxErrors": 7, "interval": "2s", "baseEjectionTime": "1m", "maxEjectionPercent": 50})
     )
     assert (p.consecutive_5xx, p.interval_s, p.base_ejection_s, p.max_ejection_percent) == (7, 2.0, 60.0, 50)
-    params = p.haproxy_server_params()
-    assert "observe layer7 error-limit 7 on-error mark-down" in params
-    assert "inter 2000ms" in params
-    # back after `rise` passing checks spaced baseEjectionTime/rise apart
-    assert "rise 2" in params and "fastinter 30000ms" in params and "downinter 30000ms" in params
+    params = p.haproxy_server_params(agent_port=4999)
+    # HAProxy does not eject on its own: the supervisor forces the agent of an ejected server down
+    assert "observe" not in params and "error-limit" not in params
+    assert "agent-check agent-addr 127.0.0.1 agent-port 4999" in params
+    assert params.startswith("check inter 2s rise 1 fall 3")  # /ready as a readiness probe
 
 
 def test_missing_outlier_detection_means_no_ejection_and_missing_fields_take_istio_defaults() -> None:
     p = outlier_from_destination_rule(_dr(None))
     assert not p.enabled and "no outlierDetection" in p.source
-    assert "observe layer7" not in p.haproxy_server_params()
+    assert p.haproxy_server_params(agent_port=4999) == "check inter 2s rise 1 fall 3"  # never forced down
     partial = outlier_from_destination_rule(_dr({"consecutive5xxErrors": 2}))
     assert (partial.consecutive_5xx, partial.base_ejection_s) == (2, 30.0)
 
@@ -71,16 +71,6 @@ def test_malformed_outlier_detection_names_the_field(od: dict[str, object], fiel
         outlier_from_destination_rule(_dr(od))
 
 
-def test_max_ejected_follows_envoy() -> None:
-    # Envoy ejects while the ejected share is below the maximum
-    assert max_ejected(3, 10) == 1
-    assert max_ejected(3, 50) == 2
-    assert max_ejected(4, 50) == 2
-    assert max_ejected(3, 100) == 3
-    assert max_ejected(3, 0) == 0
-    assert max_ejected(0, 50) == 0
-
-
 def test_parse_duration_units() -> None:
     assert parse_duration("500ms", "x") == 0.5
     assert parse_duration("1.5s", "x") == 1.5
@@ -94,14 +84,19 @@ def test_rendered_config_binds_loopback_only_and_haproxy_accepts_it(tmp_path: Pa
         ServiceProxy("api-gateway", 18080, OutlierPolicy(3, 1.0, 10.0, 50, "test")),
         ServiceProxy("auth-service", 18081),
     ]
-    text = render_config(services, tmp_path / "h.sock", 18999)
+    text = render_config(
+        services, tmp_path / "h.sock", 18999, request_log=(18998, "aideon-request %b %si:%sp %ST"), agent_port=18997
+    )
     binds = [ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("bind ")]
     assert sorted(binds) == ["127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:18999"]
-    assert "error-limit 3 on-error mark-down" in text
+    assert "log 127.0.0.1:18998 len 1024 format raw local0 info info" in text
+    assert 'log-format "aideon-request %b %si:%sp %ST"' in text
+    gateway = text[text.index("backend be_api-gateway") : text.index("backend be_auth-service")]
+    assert "agent-port 18997" in gateway and "observe" not in text
     auth = text[text.index("backend be_auth-service"):]
     # no DestinationRule: like Istio, no outlier detection, only health checks of /ready
-    assert "observe layer7" not in auth and "error-limit" not in auth and "check inter" in auth
-    assert "maxEjectionPercent=50 (enforced by the supervisor)" in text
+    assert "agent-check" not in auth and "check inter" in auth
+    assert "maxEjectionPercent=50" in gateway and "(Envoy's algorithm, applied by the supervisor)" in gateway
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text)
     res = subprocess.run([haproxy_binary(), "-c", "-f", str(cfg)], capture_output=True, text=True)
@@ -212,3 +207,11 @@ def test_stop_after_a_supervisor_crash_leaves_no_child(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, 9)
+
+
+def test_request_log_lines_name_backend_server_and_status() -> None:
+    assert parse_line(b"aideon-request be_gw 127.0.0.1:4001 503") == ("be_gw", ("127.0.0.1", 4001), 503)
+    assert parse_line("aideon-request be_x 127.0.0.1:4001 200\n") == ("be_x", ("127.0.0.1", 4001), 200)
+    assert parse_line(b"aideon-request be_x - 503") is None  # <NOSRV>: no server to count it against
+    assert parse_line(b"aideon-request be_x 127.0.0.1:4001 -1") is None  # the client went away
+    assert parse_line(b"Server be_x/s1 is DOWN, changed from CLI.") is None

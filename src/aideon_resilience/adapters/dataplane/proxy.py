@@ -10,7 +10,9 @@ and HAProxy reloaded gracefully (`haproxy -x SOCK -sf OLD`: the new process take
 sockets over, the old one finishes its connections; the servers' addresses and states are carried
 over through `server-state-file`, saved from `show servers state` just before).
 
-The configuration and the outlierDetection mapping it carries are rendered by `proxy_config`.
+Outlier ejection is the supervisor's (`outlier_control`): `set_forced_down` forces a server's agent
+down (the server leaves the balancing, connections in progress finish) or back up. The forced set
+survives slot changes and reloads. The configuration is rendered by `proxy_config`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +30,6 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     MIN_SLOTS,
     ProxySettings,
     ServiceProxy,
-    max_ejected,
     render_config,
 )
 from aideon_resilience.adapters.dataplane.proxy_config import (
@@ -67,8 +69,17 @@ def haproxy_binary() -> str:
 class HAProxy:
     """A HAProxy process of the data plane and the slot assignment of each backend."""
 
-    def __init__(self, workdir: Path, settings: ProxySettings = _DEFAULT_SETTINGS) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        settings: ProxySettings = _DEFAULT_SETTINGS,
+        request_log: tuple[int, str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.request_log = request_log  # (UDP port, log-format) of the per-request log
+        # Held bound but not listening: the agent checks' port refuses connections.
+        self._agent_hold: socket.socket | None = None
+        self.lock = threading.RLock()  # the supervisor's tick and its outlier thread both change servers
         self.settings = settings
         self.config_path = workdir / "haproxy.cfg"
         self.sock = workdir / "haproxy.sock"
@@ -80,6 +91,8 @@ class HAProxy:
         self.old: list[subprocess.Popen[bytes]] = []
         # backend -> slot number -> (host, port)
         self.assigned: dict[str, dict[int, tuple[str, int]]] = {}
+        # service -> servers whose agent is forced down (ejected by outlier detection)
+        self.forced_down: dict[str, set[tuple[str, int]]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -90,12 +103,21 @@ class HAProxy:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.stats_port = stats_port or free_port()
         self.services = {s.service: s for s in services}
-        self._launch()
+        if self._agent_hold is None:
+            self._agent_hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._agent_hold.bind(("127.0.0.1", 0))
+        with self.lock:
+            self._launch()
+
+    @property
+    def agent_port(self) -> int | None:
+        return self._agent_hold.getsockname()[1] if self._agent_hold is not None else None
 
     def _render(self) -> str:
         return render_config(
-            list(self.services.values()), self.sock, self.stats_port, self.settings, self.state_path
-        )
+            list(self.services.values()), self.sock, self.stats_port, self.settings, self.state_path,
+            self.request_log, self.agent_port,
+        )  # fmt: skip
 
     def _launch(self) -> None:
         text = self._render()
@@ -132,12 +154,15 @@ class HAProxy:
         self.assigned = {}
         for service, slots in current.items():
             self._apply(service, list(slots.values()))
+        for service, down in self.forced_down.items():
+            self._force(service, down, "down")
         self.reap()
 
     def reload(self) -> None:
         if self.proc is None:
             raise InfrastructureError("haproxy is not running")
-        self._launch()
+        with self.lock:
+            self._launch()
 
     def reap(self) -> None:
         self.old = [p for p in self.old if p.poll() is None]
@@ -154,6 +179,9 @@ class HAProxy:
                 p.wait()
         self.proc = None
         self.old = []
+        if self._agent_hold is not None:
+            self._agent_hold.close()
+            self._agent_hold = None
 
     # -- runtime changes ------------------------------------------------------------------------
     def cmd(self, command: str) -> str:
@@ -162,25 +190,47 @@ class HAProxy:
 
     def update_service(self, svc: ServiceProxy) -> bool:
         """Adopt a changed policy/timeout for a service; True when HAProxy was reloaded."""
-        old = self.services.get(svc.service)
-        svc.slots = max(svc.slots, old.slots if old else MIN_SLOTS)
-        self.services[svc.service] = svc
-        if old is not None and (old.policy, old.connect_timeout_s, old.port) == (
-            svc.policy,
-            svc.connect_timeout_s,
-            svc.port,
-        ):
-            return False
-        self.reload()
-        return True
+        with self.lock:
+            old = self.services.get(svc.service)
+            svc.slots = max(svc.slots, old.slots if old else MIN_SLOTS)
+            self.services[svc.service] = svc
+            if old is not None and (old.policy, old.connect_timeout_s, old.port) == (
+                svc.policy,
+                svc.connect_timeout_s,
+                svc.port,
+            ):
+                return False
+            if not svc.policy.enabled:
+                self.forced_down.pop(svc.service, None)
+            self.reload()
+            return True
 
     def set_backends(self, service: str, addrs: list[tuple[str, int]]) -> None:
         """Make `addrs` the servers of the service's backend (only changed slots are touched)."""
-        svc = self.services[service]
-        if len(addrs) > svc.slots:
-            svc.slots = max(len(addrs), svc.slots * 2)
-            self.reload()
-        self._apply(service, addrs)
+        with self.lock:
+            svc = self.services[service]
+            if len(addrs) > svc.slots:
+                svc.slots = max(len(addrs), svc.slots * 2)
+                self.reload()
+            self._apply(service, addrs)
+
+    def set_forced_down(self, service: str, addrs: set[tuple[str, int]]) -> None:
+        """Make `addrs` (those that are servers of the backend) exactly the servers forced down."""
+        with self.lock:
+            if not self.services[service].policy.enabled:
+                return
+            live = set(self.assigned.get(service, {}).values())
+            wanted = addrs & live
+            current = self.forced_down.get(service, set()) & live
+            self._force(service, current - wanted, "up")
+            self._force(service, wanted - current, "down")
+            self.forced_down[service] = wanted
+
+    def _force(self, service: str, addrs: set[tuple[str, int]], state: str) -> None:
+        slot_of = {addr: slot for slot, addr in self.assigned.get(service, {}).items()}
+        for addr in sorted(addrs):
+            if addr in slot_of:
+                self.cmd(f"set server {backend_name(service)}/s{slot_of[addr]} agent {state}")
 
     def _apply(self, service: str, addrs: list[tuple[str, int]]) -> None:
         be = backend_name(service)
@@ -191,6 +241,7 @@ class HAProxy:
                 # No new requests; connections in progress finish.
                 self.cmd(f"set server {be}/s{slot} state maint")
                 del slots[slot]
+                self.forced_down.get(service, set()).discard(addr)
         have = set(slots.values())
         free = [n for n in range(1, self.services[service].slots + 1) if n not in slots]
         for addr in addrs:
@@ -202,33 +253,9 @@ class HAProxy:
             self.cmd(f"set server {be}/s{slot} state ready")
             # The runtime added it because it answered /ready: no need to wait for `rise` checks.
             self.cmd(f"set server {be}/s{slot} health up")
+            if self.services[service].policy.enabled:  # a new host is not ejected, whatever the slot was
+                self.cmd(f"set server {be}/s{slot} agent up")
             slots[slot] = addr
-
-    def enforce_max_ejection(self, service: str) -> list[tuple[str, int]]:
-        """Force servers back up beyond the policy's maxEjectionPercent; returns those restored."""
-        svc = self.services[service]
-        slots = self.assigned.get(service, {})
-        if not slots:
-            return []
-        out = runtime_command(self.sock, f"show servers state {backend_name(service)}")
-        down: list[tuple[int, int]] = []  # (seconds since last change, slot)
-        header: list[str] = []
-        for line in out.splitlines():
-            if line.startswith("# "):
-                header = line[2:].split()
-                continue
-            row = dict(zip(header, line.split(), strict=False))
-            if "srv_name" not in row or not row["srv_name"].startswith("s"):
-                continue
-            slot = int(row["srv_name"][1:])
-            if slot in slots and row["srv_op_state"] == "0" and not int(row["srv_admin_state"]) & _ADMIN_MAINT:
-                down.append((int(row["srv_time_since_last_change"]), slot))
-        allowed = max_ejected(len(slots), svc.policy.max_ejection_percent)
-        restored = []
-        for _, slot in sorted(down)[: max(0, len(down) - allowed)]:
-            self.cmd(f"set server {backend_name(service)}/s{slot} health up")
-            restored.append(slots[slot])
-        return restored
 
     def server_states(self, service: str) -> dict[tuple[str, int], str]:
         """State of each assigned server (see `backend_status`)."""

@@ -5,52 +5,33 @@ set of server slots (`server-template`) that start disabled; `proxy.HAProxy` fil
 time and re-renders this configuration only when a service needs more slots or a DestinationRule
 changes.
 
-Passive ejection from an Istio DestinationRule's `trafficPolicy.outlierDetection`:
+Outlier detection from an Istio DestinationRule's `trafficPolicy.outlierDetection` is not HAProxy's:
+the supervisor runs Envoy's algorithm (`outlier_detector`) on HAProxy's per-request log and ejects
+and returns servers over the runtime API. For that, every server of a backend with outlier
+detection has an agent check (`agent-check`) whose agent port is a loopback port that refuses
+connections (HAProxy ignores an agent it cannot reach), so the agent's state is only what the
+supervisor forces with `set server B/S agent down|up`: a server forced down stays DOWN however its
+`/ready` check goes, and counts in HAProxy's `chkdown`. Every server is also health-checked on
+`GET /ready` (`READY_CHECK`), like a Kubernetes readiness probe: a server whose /ready fails is
+out whatever outlier detection says.
 
-| Istio                         | HAProxy (per server)                                           |
-|-------------------------------|----------------------------------------------------------------|
-| consecutive5xxErrors: N       | `observe layer7 error-limit N on-error mark-down`              |
-| (gateway errors, timeouts)    | HAProxy's layer-7 observation also counts response timeouts    |
-| interval: I                   | `inter I` (health-check period of an UP server)                |
-| baseEjectionTime: T           | `rise R fastinter T/R downinter T/R`: an ejected server needs  |
-|                               | R passing checks spaced T/R apart, so it is out about T        |
-| maxEjectionPercent: M         | enforced by the supervisor, not by HAProxy (see below)         |
-| connectionPool.tcp.connectTimeout | `timeout connect`                                          |
-
-What cannot be mapped exactly:
-- Istio ejects for `baseEjectionTime x number of ejections` and then returns the host
-  unconditionally; HAProxy returns a marked-down server only when its active check (`GET /ready`)
-  passes. A host that fails requests but answers /ready comes back after ~T and is ejected again
-  after N more errors, which matches Istio's behaviour; a host whose /ready also fails stays out.
-- `interval` in Istio is the period of the ejection sweep; HAProxy observes every response as it
-  comes, so ejection happens on the N-th consecutive error, not at the next sweep.
-- A passing active check resets HAProxy's consecutive-error count (observed with HAProxy 2.6):
-  errors of a server spaced wider than `inter` may never add up to N, where Envoy would count them.
-  A short `interval` therefore makes ejection of slowly failing servers (e.g. hanging ones, whose
-  errors come one `timeout server` apart) less likely; Istio's default of 10s is fine.
-- `maxEjectionPercent` has no HAProxy equivalent: HAProxy may mark every server of a backend down.
-  The supervisor enforces it after the fact (`proxy.HAProxy.enforce_max_ejection`, every tick): like
-  Envoy, ejecting is allowed while the ejected share is below M, i.e. at most ceil(n*M/100) of n
-  servers stay DOWN; servers beyond that are forced back up (`set server ... health up`), most
-  recently ejected first. Between HAProxy's mark-down and the next tick (<= 0.5 s) more servers
-  than that can be out.
-- Consecutive errors are counted per server by HAProxy (as in Envoy), but HAProxy also counts a
-  response timeout (`timeout server`) as a layer-7 error, which Envoy counts as a gateway error.
-
-Defaults when a service has no DestinationRule (or the CRD is absent) are Istio's documented
-defaults: 5 consecutive 5xx, interval 10s, baseEjectionTime 30s, maxEjectionPercent 10.
+Defaults when a service has no DestinationRule (or the CRD is absent): no outlier detection, as in
+Istio. Fields a rule leaves out take Istio's defaults (see `outlier_from_destination_rule`).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.adapters.dataplane.outlier_detector import DetectorConfig
+
 LOOPBACK = "127.0.0.1"
 MIN_SLOTS = 16
+# /ready as a readiness probe: out after 3 failures 2 s apart, back after one pass
+READY_CHECK = "check inter 2s rise 1 fall 3"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s|m|h)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -73,9 +54,11 @@ def _ms(seconds: float) -> str:
 class OutlierPolicy:
     """Istio outlierDetection (fields a DestinationRule leaves out take Istio's documented defaults).
 
-    `consecutive_5xx == 0` is no outlier detection at all, which is what Istio does for a service
-    whose DestinationRule has no `outlierDetection` (or that has no DestinationRule): the proxy
-    then only health-checks `/ready` and never ejects on errors.
+    A policy with no enforced detector (`consecutive_5xx == 0` and `consecutive_gateway == 0`) is
+    no outlier detection at all, which is what Istio does for a service whose DestinationRule has
+    no `outlierDetection` (or that has no DestinationRule): the proxy then only health-checks
+    `/ready` and never ejects on errors. `detector_config` is what Istio programs into Envoy
+    (see `outlier_detector`).
     """
 
     consecutive_5xx: int = 5
@@ -83,6 +66,8 @@ class OutlierPolicy:
     base_ejection_s: float = 30.0
     max_ejection_percent: int = 10
     source: str = "istio-defaults"
+    consecutive_gateway: int = 0  # consecutiveGatewayErrors; 0: not enforced (Envoy's default)
+    min_health_percent: int = 0  # Envoy's healthy_panic_threshold; 0: no panic mode
 
     @classmethod
     def off(cls, source: str) -> OutlierPolicy:
@@ -90,24 +75,57 @@ class OutlierPolicy:
 
     @property
     def enabled(self) -> bool:
-        return self.consecutive_5xx > 0
+        return self.consecutive_5xx > 0 or self.consecutive_gateway > 0
 
-    def haproxy_server_params(self) -> str:
-        """The `default-server` parameters this policy maps to (see the module docstring)."""
-        if not self.enabled:
-            return f"check inter {_ms(self.interval_s)} rise 2 fall 3"
-        rise = 2 if self.base_ejection_s >= 1.0 else 1
-        back = self.base_ejection_s / rise
-        return (
-            f"check inter {_ms(self.interval_s)} fastinter {_ms(back)} downinter {_ms(back)} "
-            f"rise {rise} fall 3 observe layer7 error-limit {self.consecutive_5xx} on-error mark-down"
+    def detector_config(self) -> DetectorConfig:
+        return DetectorConfig(
+            consecutive_5xx=self.consecutive_5xx,
+            consecutive_gateway=self.consecutive_gateway,
+            interval_s=self.interval_s,
+            base_ejection_s=self.base_ejection_s,
+            max_ejection_percent=self.max_ejection_percent,
+            panic_threshold_percent=self.min_health_percent,
         )
+
+    def haproxy_server_params(self, agent_port: int | None = None) -> str:
+        """The `default-server` parameters of a backend under this policy (see the module docstring)."""
+        if not self.enabled or agent_port is None:
+            return READY_CHECK
+        return f"{READY_CHECK} agent-check agent-addr {LOOPBACK} agent-port {agent_port} agent-inter 1h"
+
+
+def _count(od: dict[str, Any], key: str, default: int, where: str) -> int:
+    """A UInt32Value field (plain or `{value: N}`), or `default` when absent."""
+    value = od.get(key, default)
+    if isinstance(value, dict):  # UInt32Value wrapper form
+        value = value.get("value", default)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key}: not an integer: {value!r}") from None
+    if n < 0:
+        raise ValueError(f"{where}.{key}: must not be negative, got {n}")
+    return n
+
+
+def _percent(od: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = od.get(key, default)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key}: not an integer: {value!r}") from None
+    if not 0 <= n <= 100:
+        raise ValueError(f"{where}.{key}: must be 0..100, got {n}")
+    return n
 
 
 def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
-    """The outlierDetection of a DestinationRule; missing fields take Istio's defaults.
+    """The outlierDetection of a DestinationRule as Istio programs it into Envoy.
 
-    Raises ValueError (naming the field) for a malformed field.
+    Missing fields take Istio's defaults (Envoy's, as Istio leaves them unset): consecutive5xxErrors
+    5, consecutiveGatewayErrors not enforced, interval 10s, baseEjectionTime 30s,
+    maxEjectionPercent 10 (also for 0: Istio sends it only when > 0), minHealthPercent 0 (no
+    panic). Raises ValueError (naming the field) for a malformed field.
     """
     name = f"{(dr.get('metadata') or {}).get('namespace', '')}/{(dr.get('metadata') or {}).get('name', '')}"
     od = ((dr.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")
@@ -115,28 +133,21 @@ def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
         return OutlierPolicy.off(f"DestinationRule {name} (no outlierDetection: no ejection)")
     base = OutlierPolicy()
     where = f"DestinationRule {name}: spec.trafficPolicy.outlierDetection"
-    errors = od.get("consecutive5xxErrors", od.get("consecutiveErrors", base.consecutive_5xx))
-    if isinstance(errors, dict):  # UInt32Value wrapper form
-        errors = errors.get("value", base.consecutive_5xx)
-    try:
-        n = int(errors)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.consecutive5xxErrors: not an integer: {errors!r}") from None
-    if n < 1:
+    legacy = "consecutiveErrors" in od and "consecutive5xxErrors" not in od
+    key = "consecutiveErrors" if legacy else "consecutive5xxErrors"
+    n = _count(od, key, base.consecutive_5xx, where)
+    gateway = _count(od, "consecutiveGatewayErrors", 0, where)
+    if n < 1 and gateway < 1:
         raise ValueError(f"{where}.consecutive5xxErrors: must be at least 1 here, got {n}")
-    pct = od.get("maxEjectionPercent", base.max_ejection_percent)
-    try:
-        pct_i = int(pct)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.maxEjectionPercent: not an integer: {pct!r}") from None
-    if not 0 <= pct_i <= 100:
-        raise ValueError(f"{where}.maxEjectionPercent: must be 0..100, got {pct_i}")
+    pct = _percent(od, "maxEjectionPercent", base.max_ejection_percent, where)
     return OutlierPolicy(
         consecutive_5xx=n,
         interval_s=parse_duration(od.get("interval", "10s"), f"{where}.interval"),
         base_ejection_s=parse_duration(od.get("baseEjectionTime", "30s"), f"{where}.baseEjectionTime"),
-        max_ejection_percent=pct_i,
+        max_ejection_percent=pct or base.max_ejection_percent,
         source=f"DestinationRule {name}",
+        consecutive_gateway=gateway,
+        min_health_percent=_percent(od, "minHealthPercent", 0, where),
     )
 
 
@@ -179,15 +190,27 @@ def render_config(
     stats_port: int,
     settings: ProxySettings = ProxySettings(),
     state_file: Path | None = None,
+    request_log: tuple[int, str] | None = None,
+    agent_port: int | None = None,
 ) -> str:
-    """The whole haproxy.cfg of the data plane: every bind is on 127.0.0.1."""
-    lines = _global_lines(stats_socket, stats_port, settings, state_file)
+    """The whole haproxy.cfg of the data plane: every bind is on 127.0.0.1.
+
+    `request_log` is (UDP port on 127.0.0.1, log-format) for the per-request log the outlier
+    detection reads; `agent_port` the refusing loopback port of the agent checks.
+    """
+    lines = _global_lines(stats_socket, stats_port, settings, state_file, request_log)
     for svc in sorted(services, key=lambda s: s.service):
-        lines += _service_lines(svc)
+        lines += _service_lines(svc, agent_port)
     return "\n".join(lines)
 
 
-def _global_lines(stats_socket: Path, stats_port: int, settings: ProxySettings, state_file: Path | None) -> list[str]:
+def _global_lines(
+    stats_socket: Path,
+    stats_port: int,
+    settings: ProxySettings,
+    state_file: Path | None,
+    request_log: tuple[int, str] | None,
+) -> list[str]:
     """`global`, `defaults` and the stats frontend."""
     return [
         "# Rendered by aideon-resilience (local data plane); do not edit.",
@@ -197,11 +220,14 @@ def _global_lines(stats_socket: Path, stats_port: int, settings: ProxySettings, 
         "    stats timeout 10s",
         "    maxconn 4096",
         "    log stderr format short local0 notice",
+        # one datagram per request, info level only (state changes stay on stderr)
+        *([f"    log {LOOPBACK}:{request_log[0]} len 1024 format raw local0 info info"] if request_log else []),
         "",
         "defaults",
         "    mode http",
         *(["    load-server-state-from-file global"] if state_file else []),
         "    log global",
+        *([f'    log-format "{request_log[1]}"'] if request_log else []),
         "    option dontlognull",
         "    option http-keep-alive",
         "    http-reuse safe",
@@ -226,7 +252,7 @@ def _global_lines(stats_socket: Path, stats_port: int, settings: ProxySettings, 
     ]
 
 
-def _service_lines(svc: ServiceProxy) -> list[str]:
+def _service_lines(svc: ServiceProxy, agent_port: int | None) -> list[str]:
     """The frontend and the backend of one platform service."""
     be = backend_name(svc.service)
     p = svc.policy
@@ -239,7 +265,8 @@ def _service_lines(svc: ServiceProxy) -> list[str]:
         (
             f"    # outlierDetection from {p.source}: consecutive5xxErrors={p.consecutive_5xx} "
             f"interval={p.interval_s:g}s baseEjectionTime={p.base_ejection_s:g}s "
-            f"maxEjectionPercent={p.max_ejection_percent} (enforced by the supervisor)"
+            f"maxEjectionPercent={p.max_ejection_percent} consecutiveGatewayErrors={p.consecutive_gateway} "
+            f"minHealthPercent={p.min_health_percent} (Envoy's algorithm, applied by the supervisor)"
             if p.enabled
             else f"    # {p.source}"
         ),
@@ -248,14 +275,8 @@ def _service_lines(svc: ServiceProxy) -> list[str]:
         "    option httpchk",
         "    http-check send meth GET uri /ready",
         "    http-check expect status 200",
-        f"    default-server {p.haproxy_server_params()}",
+        f"    default-server {p.haproxy_server_params(agent_port)}",
         f"    server-template s 1-{svc.slots} {LOOPBACK}:9 disabled",
         "",
     ]
 
-
-def max_ejected(servers: int, max_ejection_percent: int) -> int:
-    """Servers that may be ejected at once: Envoy ejects while the ejected share is below M %."""
-    if servers <= 0 or max_ejection_percent <= 0:
-        return 0
-    return min(servers, math.ceil(servers * max_ejection_percent / 100))

@@ -26,8 +26,16 @@ EJECTIONS_NAME = "ejections.jsonl"
 def ejection_events(
     paths: ClusterPaths, since: float, until: float, workdir: Path | None = None
 ) -> list[TimelineEvent]:
-    """The ejections and returns the proxy recorded between `since` and `until` (a line the
-    supervisor could not finish writing is left out)."""
+    """The ejections and returns outlier detection recorded between `since` and `until` (a line the
+    supervisor could not finish writing is left out).
+
+    Each line: `t`, `kind: ejection`, `service`, `backend` (`127.0.0.1:<port>`), `state` (`down`
+    ejected, `up` returned) and `ejection` (how many times that backend has been ejected, this one
+    included); a `down` line also has `ejection_s` (how long it stays out at least: baseEjectionTime
+    x multiplier, capped), `reason` (`consecutive_5xx` | `consecutive_gateway_failure`) and `panic`
+    (the pool was in panic mode, so traffic still reached it); an `up` line has `ejected_s` (how
+    long it was out).
+    """
     file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
     if not file.is_file():
         return []
@@ -79,6 +87,8 @@ class DataPlaneState:
     standins: list[dict[str, Any]] = field(default_factory=list)
     namespaces: list[str] | None = None
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per service with outlier detection: ejected servers, panic, ejections refused by maxEjectionPercent
+    outlier: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,14 +4,14 @@
 `control.start_dataplane`, e.g. from `deploy --env local`). Everything it starts (stand-ins,
 HAProxy, Prometheus) stays in its process group, so `control.stop_dataplane` ends all of it even
 if the supervisor itself is gone. Each tick it follows the pods, points the proxy at the routable
-stand-ins, enforces maxEjectionPercent, records ejections, feeds CPU use back and saves its state
-(`state`).
+stand-ins (and the outlier detectors at the same hosts), feeds CPU use back and saves its state
+(`state`). Its outlier thread (`outlier_control`) runs Envoy's outlier detection on HAProxy's
+request log and ejects and returns servers as it decides, recording each ejection.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -26,6 +26,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.cpu import CpuFeedback
+from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.prometheus import Prometheus
 from aideon_resilience.adapters.dataplane.proxy import HAProxy
 from aideon_resilience.adapters.dataplane.proxy_config import (
@@ -36,6 +37,7 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     connect_timeout_from_destination_rule,
     outlier_from_destination_rule,
 )
+from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime
 from aideon_resilience.adapters.dataplane.state import (
     EJECTIONS_NAME,
@@ -72,10 +74,17 @@ class DataPlane:
         self.custom = client.CustomObjectsApi(core.api_client)
         self.workdir = workdir
         self.options = options
-        self.proxy = HAProxy(workdir / "haproxy", ProxySettings(timeout_server_s=options.timeout_server_s))
+        self.requests = RequestLog()
+        self.proxy = HAProxy(
+            workdir / "haproxy",
+            ProxySettings(timeout_server_s=options.timeout_server_s),
+            request_log=(self.requests.port, REQUEST_LOG_FORMAT),
+        )
+        self.outlier = OutlierControl(self.proxy, workdir / EJECTIONS_NAME, self.requests)
+        self.outlier_stop = threading.Event()
+        self.outlier_thread: threading.Thread | None = None
         self.prom = Prometheus(workdir / "prometheus")
         self.cpu = CpuFeedback(core, options.cpu_period_s)
-        self.server_states: dict[tuple[str, int], str] = {}
         self.runtime: PodRuntime | None = None
         self.state = DataPlaneState(pid=os.getpid(), status="starting", namespaces=options.namespaces)
         self.backends: dict[str, list[tuple[str, int]]] = {}
@@ -108,7 +117,7 @@ class DataPlane:
     def _service_proxies(self, rules: dict[str, tuple[OutlierPolicy, float | None]]) -> list[ServiceProxy]:
         out = []
         for service in PROFILES:
-            policy, connect = rules.get(service, (OutlierPolicy(), None))
+            policy, connect = rules.get(service, (OutlierPolicy.off("no DestinationRule: no outlier detection"), None))
             out.append(
                 ServiceProxy(
                     service,
@@ -123,7 +132,12 @@ class DataPlane:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state.frontends = {s: free_port() for s in PROFILES}
         rules = self._destination_rules()
-        self.proxy.start(self._service_proxies(rules))
+        services = self._service_proxies(rules)
+        self.proxy.start(services)
+        for svc in services:
+            self.outlier.configure(svc.service, svc.policy)
+        self.outlier_thread = threading.Thread(target=self.outlier.run, args=(self.outlier_stop,), daemon=True)
+        self.outlier_thread.start()
         self.state.haproxy_pid = self.proxy.pid
         self.state.haproxy_socket = str(self.proxy.sock)
         self.state.haproxy_stats_url = f"http://{LOOPBACK}:{self.proxy.stats_port}/stats"
@@ -152,29 +166,9 @@ class DataPlane:
         if self.runtime is not None:
             self.state.standins = self.runtime.snapshot()
         self.state.haproxy_pid = self.proxy.pid
+        self.state.outlier = self.outlier.snapshot()
         self.state.updated = time.time()
         write_state(self.workdir, self.state)
-
-    def _record_ejections(self, service: str) -> None:
-        """Append the proxy's ejections (a server going DOWN on errors) and returns to the events file."""
-        states = {port: st for (_, port), st in self.proxy.server_states(service).items()}
-        events = []
-        for port, st in states.items():
-            before = self.server_states.get((service, port))
-            if before == "UP" and st == "DOWN":
-                events.append({"state": "down", "port": port})
-            elif before == "DOWN" and st == "UP":
-                events.append({"state": "up", "port": port})
-            self.server_states[(service, port)] = st
-        for key in [k for k in self.server_states if k[0] == service and k[1] not in states]:
-            del self.server_states[key]
-        if events:
-            now = time.time()
-            with (self.workdir / EJECTIONS_NAME).open("a", encoding="utf-8") as fh:
-                for ev in events:
-                    fh.write(json.dumps({"t": now, "kind": "ejection", "service": service,
-                                         "backend": f"127.0.0.1:{ev['port']}", "state": ev["state"]}) + "\n")
-            log.info("ejections in %s: %s", service, events)
 
     def tick(self) -> None:
         assert self.runtime is not None
@@ -183,14 +177,10 @@ class DataPlane:
             addrs = backends.get(service, [])
             if addrs != self.backends.get(service, []):
                 self.proxy.set_backends(service, addrs)
+                self.outlier.set_hosts(service, addrs)
                 log.info("backends of %s: %s", service, [p for _, p in addrs])
         self.backends = backends
         self.proxy.reap()
-        for service in backends:
-            restored = self.proxy.enforce_max_ejection(service)
-            if restored:
-                log.info("maxEjectionPercent: %s back in %s", [p for _, p in restored], service)
-            self._record_ejections(service)
         if self.cpu.due():
             targets = [
                 (i.pod.namespace, i.pod.name, i.pid)
@@ -207,6 +197,7 @@ class DataPlane:
         for svc in self._service_proxies(rules):
             if self.proxy.update_service(svc):
                 log.info("outlier policy of %s now from %s", svc.service, svc.policy.source)
+            self.outlier.configure(svc.service, svc.policy)
         self.state.policies = {s: asdict(p) for s, (p, _) in rules.items()}
 
     def run(self, stop: threading.Event) -> None:
@@ -239,9 +230,13 @@ class DataPlane:
         self.state.status = "stopping"
         with contextlib.suppress(OSError):
             self._save()
+        self.outlier_stop.set()
+        if self.outlier_thread is not None:
+            self.outlier_thread.join(timeout=5)
         if self.runtime is not None:
             self.runtime.stop()
         self.proxy.stop()
+        self.requests.close()
         self.prom.stop()
         with contextlib.suppress(FileNotFoundError):
             (self.workdir / STATE_NAME).unlink()

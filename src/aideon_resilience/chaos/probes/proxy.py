@@ -63,7 +63,7 @@ def proxy_ejections(
     query: str = "sum(envoy_cluster_outlier_detection_ejections_total)",
     timeout: float = 5,
 ) -> dict[str, Any]:
-    """Ejections of backends by passive outlier detection.
+    """Ejections of backends by outlier detection (a server forced DOWN counts in HAProxy's chkdown).
 
     Reads the HAProxy stats CSV at `stats_url` (default ``$AIDEON_PROXY_STATS_URL``), or, when
     `prometheus_url` is given, the result of `query`. ok when at least `min_ejections`

@@ -1,0 +1,147 @@
+"""Envoy's outlier detection applied to HAProxy: the supervisor's outlier thread.
+
+One `OutlierDetector` per service whose DestinationRule has outlierDetection (`configure`), whose
+hosts are the service's Ready backends (`set_hosts`, from the supervisor's tick). The thread reads
+HAProxy's per-request log (`request_log`), counts every response in the detector of its backend,
+runs each detector's interval sweep when due, and makes HAProxy route as the detector says: the
+ejected servers forced down (`HAProxy.set_forced_down`), none in panic. Ejections and returns are
+appended to `ejections.jsonl` (`state.ejection_events`) as they happen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aideon_resilience.adapters.dataplane.outlier_detector import Host, OutlierDetector, OutlierEvent
+from aideon_resilience.adapters.dataplane.proxy import HAProxy
+from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy
+from aideon_resilience.adapters.dataplane.request_log import RequestLog, Response
+
+log = logging.getLogger("aideon.dataplane.outlier")
+
+_BACKEND_PREFIX = "be_"
+
+
+class OutlierControl:
+    """The detectors of the data plane's services and their effect on HAProxy."""
+
+    def __init__(
+        self,
+        proxy: HAProxy,
+        events_path: Path,
+        requests: RequestLog,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.proxy = proxy
+        self.events_path = events_path
+        self.requests = requests
+        self.clock = clock
+        self.wall = wall
+        self.lock = threading.Lock()
+        self.detectors: dict[str, OutlierDetector] = {}
+        self.policies: dict[str, OutlierPolicy] = {}
+        self.hosts: dict[str, list[Host]] = {}
+        self.panic: dict[str, bool] = {}
+        self.overflows: dict[str, int] = {}
+
+    # -- from the supervisor's tick ----------------------------------------------------------------
+    def configure(self, service: str, policy: OutlierPolicy) -> None:
+        """The service's policy; a changed one starts a new detector (as Envoy does for a changed cluster)."""
+        with self.lock:
+            if self.policies.get(service) == policy:
+                return
+            self.policies[service] = policy
+            if not policy.enabled:
+                self.detectors.pop(service, None)
+                self.panic.pop(service, None)
+                return
+            detector = OutlierDetector(policy.detector_config(), self.clock())
+            detector.set_hosts(self.hosts.get(service, []))
+            self.detectors[service] = detector
+            self._apply(service)
+
+    def set_hosts(self, service: str, hosts: list[Host]) -> None:
+        with self.lock:
+            self.hosts[service] = list(hosts)
+            detector = self.detectors.get(service)
+            if detector is not None:
+                detector.set_hosts(hosts)
+                self._apply(service)
+
+    # -- the outlier thread ------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.step(0.1)
+            except Exception as exc:  # HAProxy reloading, a socket error: keep going
+                log.warning("outlier detection step failed: %s", exc)
+                stop.wait(0.2)
+
+    def step(self, timeout: float) -> list[tuple[str, OutlierEvent]]:
+        """Read what HAProxy logged (waiting up to `timeout`), count it, sweep when due, apply."""
+        return self.handle(self.requests.read(timeout))
+
+    def handle(self, responses: list[Response]) -> list[tuple[str, OutlierEvent]]:
+        with self.lock:
+            now = self.clock()
+            events: list[tuple[str, OutlierEvent]] = []
+            for backend, host, status in responses:
+                detector = self.detectors.get(backend.removeprefix(_BACKEND_PREFIX))
+                if detector is not None:
+                    events += [(backend.removeprefix(_BACKEND_PREFIX), e) for e in detector.record(host, status, now)]
+            for service, detector in self.detectors.items():
+                events += [(service, e) for e in detector.tick(now)]
+            for service in sorted({s for s, _ in events}):
+                self._apply(service)
+            self._write(events)
+            return events
+
+    def _apply(self, service: str) -> None:
+        """HAProxy routes as the detector says: ejected servers forced down, unless in panic."""
+        detector = self.detectors[service]
+        panic = detector.in_panic()
+        if panic != self.panic.get(service, False):
+            log.info("%s: panic mode %s (healthy below minHealthPercent)", service, "on" if panic else "off")
+        self.panic[service] = panic
+        self.proxy.set_forced_down(service, set() if panic else detector.ejected())
+
+    def _write(self, events: list[tuple[str, OutlierEvent]]) -> None:
+        lines = []
+        t = self.wall()
+        for service, e in events:
+            if e.kind == "overflow":
+                self.overflows[service] = self.overflows.get(service, 0) + 1
+                log.info("%s: %s of %s:%s refused by maxEjectionPercent", service, e.reason, *e.host)
+                continue
+            record: dict[str, Any] = {
+                "t": t, "kind": "ejection", "service": service, "backend": f"{e.host[0]}:{e.host[1]}",
+                "state": "down" if e.kind == "eject" else "up", "ejection": e.ejection,
+            }  # fmt: skip
+            if e.kind == "eject":
+                record |= {"ejection_s": e.duration_s, "reason": e.reason, "panic": self.panic.get(service, False)}
+            else:
+                record["ejected_s"] = round(e.duration_s, 3)
+            lines.append(json.dumps(record))
+            log.info("%s: %s", service, lines[-1])
+        if lines:
+            with self.events_path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per service with outlier detection: ejected servers, panic, refused ejections (state.json)."""
+        with self.lock:
+            return {
+                service: {
+                    "ejected": [f"{h}:{p}" for h, p in sorted(d.ejected())],
+                    "panic": self.panic.get(service, False),
+                    "overflows": self.overflows.get(service, 0),
+                }
+                for service, d in sorted(self.detectors.items())
+            }
