@@ -1,6 +1,6 @@
 # Two set-up commands on a fresh machine: `make gate` and `make test` (see README.md). Both first
 # run scripts/install-prerequisites.sh (toolchain check, Debian packages), then create .venv from
-# the lock file, then build the local cluster's binaries.
+# the lock file, then build the local cluster's binaries (`make test` also the development tools).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 LOCK_VENV ?= .venv-lock
 export AIDEON_CACHE_DIR ?= $(HOME)/.cache/aideon-resilience
 
-.PHONY: help prerequisites venv lock binaries check test test-unit test-cluster test-long gate rehearsal cluster-up cluster-down bench settings-doc clean
+.PHONY: help prerequisites venv lock binaries dev-tools check test test-unit test-cluster test-long gate rehearsal cluster-up cluster-down bench settings-doc clean
 
 help:
 	@echo "make gate   - bring the local cluster up (building it if needed) and run the resilience gate"
@@ -48,18 +48,22 @@ lock:
 binaries:
 	bash scripts/build-k8s.sh
 
+# actionlint (validates .github/workflows in the test suite), built from its Go module.
+dev-tools:
+	bash scripts/build-dev-tools.sh
+
 check: venv
 	$(BIN)/ruff check src tests loadtests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test-unit: venv
+test-unit: venv dev-tools
 	$(BIN)/pytest -m "not cluster"
 
 test-cluster: prerequisites venv binaries
 	$(BIN)/pytest -m "cluster and not long"
 
-test: prerequisites venv binaries check
+test: prerequisites venv binaries dev-tools check
 	$(BIN)/pytest
 
 cluster-up: prerequisites venv binaries

@@ -4,7 +4,8 @@
 #
 #   toolchain (checked, never installed): Python 3.11 with venv ($PYTHON, default python3.11),
 #     Go 1.26 or newer (`go`), `make`
-#   Debian packages (installed with apt-get when missing): haproxy, prometheus, chromium
+#   Debian packages (installed with apt-get when missing): haproxy, prometheus, chromium,
+#     shellcheck (actionlint runs it on the workflows' scripts in the test suite)
 #     (override with AIDEON_PREREQ_PACKAGES, a space-separated list; empty skips them)
 #
 # Missing packages are installed as root, or through passwordless sudo (`sudo -n`); `apt-get
@@ -16,7 +17,7 @@ set -uo pipefail
 
 PYTHON=${PYTHON:-python3.11}
 GO_MIN_MINOR=26
-packages=${AIDEON_PREREQ_PACKAGES-haproxy prometheus chromium}
+packages=${AIDEON_PREREQ_PACKAGES-haproxy prometheus chromium shellcheck}
 services="prometheus prometheus-node-exporter haproxy"
 
 refuse() { echo "install-prerequisites: $*" >&2; exit 2; }

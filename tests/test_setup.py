@@ -185,7 +185,7 @@ def machine(tmp_path: Path) -> Machine:
         path.write_text(f"#!{shutil.which('bash')}\n{body}\n", encoding="utf-8")
         path.chmod(0o755)
     m = Machine(bin_dir, state)
-    m.install("haproxy", "prometheus", "chromium")
+    m.install("haproxy", "prometheus", "chromium", "shellcheck")
     return m
 
 
@@ -201,7 +201,7 @@ def test_all_present_installs_nothing(machine: Machine) -> None:
     proc = machine.run()
     assert proc.returncode == 0, proc
     assert proc.stdout.splitlines() == ["prerequisites: Python 3.11.7, Go 1.26.8, make, "
-                                        "haproxy prometheus chromium present"]
+                                        "haproxy prometheus chromium shellcheck present"]
     assert machine.log() == []
 
 

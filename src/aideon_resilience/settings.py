@@ -59,7 +59,7 @@ VARIABLES: tuple[Variable, ...] = (
        "HAProxy binary of the local data plane (unset: `/usr/sbin/haproxy`, else `/usr/bin/haproxy`)."),
     _v("AIDEON_PROMETHEUS", "path", None,
        "Prometheus binary of the local data plane (unset: `/usr/bin/prometheus`, else `/usr/sbin/prometheus`)."),
-    _v("AIDEON_PREREQ_PACKAGES", "list", "haproxy prometheus chromium",
+    _v("AIDEON_PREREQ_PACKAGES", "list", "haproxy prometheus chromium shellcheck",
        "Debian packages `make` checks for and installs (space separated; set empty to skip them).", "scripts"),
     # --- safety -------------------------------------------------------------------------------
     _v("AIDEON_CHAOS_ALLOWED_CONTEXTS", "list", "",
