@@ -866,6 +866,20 @@ def _(w: Workspace) -> list[str]:
     return ["standin", "api-gateway", "--port", "0"]
 
 
+@case("standin-config-log-level", "aideon-config", "LOG_LEVEL", "'verbose'")
+def _(w: Workspace) -> list[str]:
+    for key, value in {"ENVIRONMENT": "local", "LOG_LEVEL": "verbose", "FEATURE_FLAGS": ""}.items():
+        w.env(key, value)
+    return ["standin", "api-gateway", "--port", "0"]
+
+
+@case("standin-config-partial", "aideon-config", "FEATURE_FLAGS", "missing")
+def _(w: Workspace) -> list[str]:
+    w.env("ENVIRONMENT", "local")
+    w.env("LOG_LEVEL", "info")
+    return ["standin", "api-gateway", "--port", "0"]
+
+
 # --- the harness ---------------------------------------------------------------------------------
 
 

@@ -160,6 +160,13 @@ VARIABLES: tuple[Variable, ...] = (
        "Loopback URL of the upstream a stand-in calls (the data plane sets one per upstream)."),
     _v("AIDEON_POD_NAME", "text", None, "The pod a stand-in process serves for (set by the data plane)."),
     _v("AIDEON_POD_NAMESPACE", "text", None, "Namespace of that pod (set by the data plane)."),
+    _v("ENVIRONMENT", "text", None,
+       "The platform environment a stand-in serves in: its pod's `aideon-config` ConfigMap, which the data "
+       "plane resolves like a kubelet (one of development, staging, production, local)."),
+    _v("LOG_LEVEL", "text", None, "A stand-in's log level, from `aideon-config` (debug, info, warning, error)."),
+    _v("FEATURE_FLAGS", "text", None,
+       "The feature flags a stand-in reports, from `aideon-config` (comma separated; may be empty). A stand-in "
+       "given any of these three refuses to start unless all three are valid."),
     _v("CI", "text", None,
        "Set by CI runners (`true`, `1` or the runner's name; `0`/`false`/`no` count as unset): the gate "
        "prints plain progress lines instead of a live display."),
@@ -200,6 +207,11 @@ class Settings:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
+
+    def exact(self, name: str) -> str | None:
+        """The value exactly as set, blank included; None when unset."""
+        declared(name)
+        return self._environ.get(name)
 
     def raw(self, name: str) -> str | None:
         """The value as set, or None when unset or blank."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from aideon_resilience.adapters.dataplane import dataplane_state, start_dataplane
 from aideon_resilience.adapters.kube.apply import apply_objects, wait_ready
 from aideon_resilience.adapters.kustomize import build
 from aideon_resilience.adapters.localcluster import LocalCluster
@@ -77,8 +78,13 @@ def test_a_contradiction_the_server_refuses_is_an_input_error(platform_ready: Ku
 
 def test_local_overlay_applies_for_real_and_becomes_ready(platform_ready: KubeCluster) -> None:
     objects = build(MANIFESTS / "environments" / "local")
+    cluster = LocalCluster()
+    # Platform pods are Ready only once their processes answer (kwokstages.py), and the data plane
+    # runs those processes: start it unless an earlier test (the gate's) left it running.
+    if dataplane_state(cluster.paths) is None:
+        start_dataplane(cluster.paths)
     apply_objects(objects, platform_ready.kubeconfig)
-    api = LocalCluster().api_client()
+    api = cluster.api_client()
     wait_ready(api, objects, timeout=240)
     apps = client.AppsV1Api(api)
     gw = apps.read_namespaced_deployment("api-gateway", "aideon-backend")

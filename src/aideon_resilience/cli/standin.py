@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -25,8 +26,10 @@ def standin(
     from aideon_resilience.adapters.localhost import port_in_use
     from aideon_resilience.adapters.standin.server import StandinConfig, serve
     from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
+    from aideon_resilience.core.platform_config import KEYS, platform_config
     from aideon_resilience.core.profiles import PROFILES
     from aideon_resilience.errors import SafetyRefusal
+    from aideon_resilience.settings import settings
 
     if service not in PROFILES:
         raise UsageError(f"standin: unknown service {service!r} (known: {', '.join(sorted(PROFILES))})")
@@ -38,6 +41,14 @@ def standin(
         raise SafetyRefusal(f"standin: --host: refusing non-loopback address {host!r} (loopback only)")
     if port and port_in_use(port, host):
         raise UsageError(f"standin: --port: {host}:{port} is already in use")
+    # The pod's aideon-config (the data plane resolves its envFrom); none of it when run by hand.
+    given = {key: value for key in KEYS if (value := settings().exact(key)) is not None}
+    platform = platform_config(given, "standin: the pod's aideon-config") if given else None
+    if platform is not None:
+        logging.basicConfig(level=platform.log_level.upper(), stream=sys.stderr,
+                            format='{"level": "%(levelname)s", "logger": "%(name)s", "message": "%(message)s"}')
+        logging.getLogger("aideon.standin").debug(
+            "environment %s, feature flags %s", platform.environment, ",".join(platform.feature_flags) or "none")
     config = StandinConfig(
         service=service,
         host=host,
@@ -47,6 +58,7 @@ def standin(
         upstream_timeout_s=upstream_timeout,
         upstreams=upstreams_from_env(),
         seed=seed,
+        platform=platform,
     )
 
     def ready(actual: int) -> None:

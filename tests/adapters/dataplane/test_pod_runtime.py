@@ -13,10 +13,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
+from aideon_resilience.adapters.dataplane.pod_env import ConfigMapSource, ContainerEnv, EnvEntry
 from aideon_resilience.adapters.dataplane.pod_watch import PodInfo
 from aideon_resilience.adapters.dataplane.runtime import PORT_ANNOTATION, PodRuntime
 from tests.adapters.localcluster.kubehelpers import wait_for
+from tests.standins import standin_state
 
 UID = "uid-1"
 
@@ -28,6 +31,12 @@ class RecordingApi:
         self.annotations: list[dict[str, Any]] = []
         self.conditions: list[list[dict[str, Any]]] = []
         self.node_ready = "True"
+        self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
+
+    def read_namespaced_config_map(self, name: str, namespace: str, **_: Any) -> Any:
+        if (namespace, name) not in self.configmaps:
+            raise ApiException(status=404, reason="Not Found")
+        return SimpleNamespace(data=self.configmaps[namespace, name])
 
     def list_node(self, **_: Any) -> Any:
         cond = SimpleNamespace(type="Ready", status=self.node_ready)
@@ -108,3 +117,46 @@ def test_an_exited_process_is_restarted_and_a_not_ready_node_takes_it_out(
     rt._nodes_at = 0.0  # the next tick reads the nodes again
     assert _backends(rt) is None
     assert inst.alive  # a partitioned node keeps its containers running
+
+
+CONFIGURED = ContainerEnv((ConfigMapSource("aideon-config-abc"),), (EnvEntry("SERVICE_NAME", value="api-gateway"),))
+
+
+def test_the_process_gets_its_pods_configmap_and_waits_while_it_is_missing(
+    runtime: tuple[PodRuntime, RecordingApi],
+) -> None:
+    rt, api = runtime
+    rt.watcher.pods[UID] = _pod(env=CONFIGURED)
+    assert _backends(rt) is None
+    assert rt.instances == {}  # CreateContainerConfigError: no process without its ConfigMap
+    assert rt.waiting_for_config == {UID: "configmap 'aideon-config-abc' not found"}
+
+    api.configmaps["aideon-backend", "aideon-config-abc"] = {
+        "ENVIRONMENT": "staging", "LOG_LEVEL": "debug", "FEATURE_FLAGS": "experimental-models"}
+    addrs = wait_for("the configured stand-in to be routable", lambda: _backends(rt), timeout=60, interval=0.2)
+    assert rt.waiting_for_config == {}
+    state = standin_state(addrs[0][1])
+    assert (state["environment"], state["log_level"], state["feature_flags"]) == (
+        "staging", "debug", ["experimental-models"])
+    assert rt.instances[UID].env["SERVICE_NAME"] == "api-gateway"
+
+
+def test_a_wrong_value_in_the_configmap_keeps_the_pod_from_turning_ready(
+    runtime: tuple[PodRuntime, RecordingApi],
+) -> None:
+    rt, api = runtime
+    api.configmaps["aideon-backend", "aideon-config-abc"] = {
+        "ENVIRONMENT": "staging", "LOG_LEVEL": "verbose", "FEATURE_FLAGS": ""}
+    rt.watcher.pods[UID] = _pod(env=CONFIGURED)
+    rt.reconcile()
+    inst = rt.instances[UID]
+    refusal = "standin: the pod's aideon-config: LOG_LEVEL: 'verbose' is not one of"
+
+    def refused_after_a_restart() -> bool | None:
+        rt.reconcile()
+        return (inst.restarts >= 1 and refusal in inst.log_path.read_text(encoding="utf-8")) or None
+
+    wait_for("the stand-in to refuse its configuration, again after a restart", refused_after_a_restart,
+             timeout=60, interval=0.2)
+    assert _backends(rt) is None
+    assert not inst.ready

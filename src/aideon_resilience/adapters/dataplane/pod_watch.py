@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from aideon_resilience.adapters.dataplane.pod_env import ContainerEnv, container_env
 from aideon_resilience.core.profiles import PROFILES
 
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=aideon"
@@ -35,6 +36,7 @@ class PodInfo:
     ready: bool | None  # Ready condition as the API server has it
     node: str = ""
     gone: bool = False
+    env: ContainerEnv = field(default_factory=ContainerEnv)
 
     @property
     def key(self) -> str:
@@ -63,6 +65,7 @@ def pod_info(pod: Any) -> PodInfo | None:
         deletion_at=deletion_at,
         ready=ready,
         node=(pod.spec.node_name if pod.spec else None) or "",
+        env=container_env(pod),
     )
 
 

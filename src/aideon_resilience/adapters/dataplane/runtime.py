@@ -14,6 +14,9 @@ a free loopback port and prints it). Kubernetes creates and deletes pods; the ru
 - pod Failed/Succeeded, or a pod that vanished without a deletion timestamp: stopped at once.
 - a process that exits while its pod should run is restarted after a short back-off, like a
   kubelet restarting a container.
+- the process gets the container's environment as the kubelet builds it (`pod_env`: envFrom
+  ConfigMaps such as the platform's `aideon-config`, then `env`); a pod whose ConfigMap does not
+  exist gets no process (and stays not Ready) until the ConfigMap appears.
 - a pod on a node that is not Ready (node loss, see `localcluster.nodes`) keeps its process, as a
   container on a partitioned node keeps running, but gets no traffic from the proxy, and the
   runtime leaves its readiness to the node lifecycle controller (which marks it NotReady).
@@ -41,6 +44,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from aideon_resilience.adapters.dataplane.pod_env import MissingConfigMap, resolve
 from aideon_resilience.adapters.dataplane.pod_watch import PodInfo, PodWatcher
 from aideon_resilience.adapters.dataplane.standin_processes import (
     LOOPBACK,
@@ -75,6 +79,7 @@ class PodRuntime:
         self.synced = self.watcher.synced
         self.nodes_ready: dict[str, bool] = {}
         self._nodes_at = 0.0
+        self.waiting_for_config: dict[str, str] = {}  # pod uid -> why its process cannot start
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -107,8 +112,12 @@ class PodRuntime:
             runnable = info.phase == "Running" and info.deletion_at is None and not info.gone
             if inst is None:
                 if runnable:
-                    self.processes.start_for(uid, info)
-                elif info.gone:
+                    env = self._environment(uid, info)
+                    if env is not None:
+                        self.processes.start_for(uid, info, env)
+                else:
+                    self.waiting_for_config.pop(uid, None)
+                if info.gone:
                     self.watcher.forget(uid)
                 continue
             inst.pod = info
@@ -118,6 +127,30 @@ class PodRuntime:
                 else:  # Failed/Succeeded or gone without a deletion timestamp
                     inst.stop_at = now
                 log.info("pod %s terminating: stand-in stops in %.1fs", info.key, max(0.0, inst.stop_at - now))
+
+    def _environment(self, uid: str, info: PodInfo) -> dict[str, str] | None:
+        """The pod's container environment; None (logged once) while a ConfigMap it needs is missing."""
+        fields = {"metadata.name": info.name, "metadata.namespace": info.namespace, "spec.nodeName": info.node}
+        try:
+            env = resolve(info.env, lambda name: self._configmap(info.namespace, name), fields)
+        except MissingConfigMap as exc:
+            if self.waiting_for_config.get(uid) != str(exc):
+                log.warning("pod %s: %s (CreateContainerConfigError): no process until it exists", info.key, exc)
+            self.waiting_for_config[uid] = str(exc)
+            return None
+        self.waiting_for_config.pop(uid, None)
+        return env
+
+    def _configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        try:
+            cm = self.core.read_namespaced_config_map(name, namespace, _request_timeout=5)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise MissingConfigMap(f"configmap {name!r} could not be read: {exc.reason}") from None
+        except Exception as exc:  # the API server away for a moment: try again next tick
+            raise MissingConfigMap(f"configmap {name!r} could not be read: {exc}") from None
+        return dict(cm.data or {})
 
     def _tend_processes(self, pods: dict[str, PodInfo], now: float) -> None:
         """Stop what should stop, restart what exited, learn the port of what started."""

@@ -57,6 +57,7 @@ class Instance:
     restarts: int = 0
     node_ready: bool = True
     started: float = field(default_factory=time.time)
+    env: dict[str, str] = field(default_factory=dict)  # the pod's container environment (pod_env)
 
     @property
     def pid(self) -> int | None:
@@ -118,8 +119,8 @@ class StandinProcesses:
         self.instances: dict[str, Instance] = {}
         self._probe_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 
-    def start_for(self, uid: str, info: PodInfo) -> Instance:
-        inst = Instance(info, None, self.logs / f"{info.namespace}_{info.name}.log")
+    def start_for(self, uid: str, info: PodInfo, env: dict[str, str] | None = None) -> Instance:
+        inst = Instance(info, None, self.logs / f"{info.namespace}_{info.name}.log", env=dict(env or {}))
         self.spawn(inst)
         self.instances[uid] = inst
         return inst
@@ -127,6 +128,7 @@ class StandinProcesses:
     def spawn(self, inst: Instance) -> None:
         svc = inst.pod.service
         env = settings().child_environment()
+        env.update(inst.env)
         env.update(self.upstream_env)
         env["AIDEON_POD_NAME"] = inst.pod.name
         env["AIDEON_POD_NAMESPACE"] = inst.pod.namespace

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from aideon_resilience.adapters.standin.http import HttpProtocol, Request, Response, json_body
 from aideon_resilience.adapters.standin.metrics import Metrics
 from aideon_resilience.adapters.standin.upstream import UpstreamPool, is_loopback_host
+from aideon_resilience.core.platform_config import PlatformConfig
 from aideon_resilience.core.profiles import ROUTES, Route, ServiceProfile, match_route, next_hop, profile
 from aideon_resilience.core.profiles import sample_latency_ms as _sample
 from aideon_resilience.errors import SafetyRefusal
@@ -43,6 +44,7 @@ class StandinConfig:
     upstream_timeout_s: float = 5.0
     upstreams: dict[str, tuple[str, int]] = field(default_factory=dict)
     seed: int | None = None
+    platform: PlatformConfig | None = None  # the pod's aideon-config; None when run by hand
 
 
 def burn_cpu(ms: float) -> None:
@@ -244,6 +246,9 @@ class Standin:
                 "probes_affected": self.probes_affected,
                 "inflight": self.metrics.inflight,
                 "held_mib": len(self._held) // (1024 * 1024),
+                "environment": self.config.platform.environment if self.config.platform else None,
+                "log_level": self.config.platform.log_level if self.config.platform else None,
+                "feature_flags": list(self.config.platform.feature_flags) if self.config.platform else None,
             }
         )
 
