@@ -21,6 +21,9 @@ from typing import Any
 
 import psutil
 
+from aideon_resilience.adapters.localhost import free_port
+from aideon_resilience.adapters.standin.process import running_standin
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "loadtests" / "gateway.py"
@@ -28,33 +31,11 @@ BARE = Path(__file__).resolve().parent / "bare_locustfile.py"
 BARE_MIX = Path(__file__).resolve().parent / "bare_mix_locustfile.py"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def fast_standin(service: str = "api-gateway") -> Iterator[tuple[str, psutil.Process]]:
     """A stand-in with no CPU burn and no added latency: the fast target of the benchmarks."""
-    cmd = [str(BIN / "aideon-resilience"), "standin", service, "--port", "0"]
-    cmd += ["--cpu-scale", "0", "--latency-scale", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"stand-in did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1].strip(), psutil.Process(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_standin(service, "--cpu-scale", "0", "--latency-scale", "0") as standin:
+        yield standin.url, psutil.Process(standin.proc.pid)
 
 
 @dataclass

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from _harness import BIN, LOCUSTFILE, LocustRun, fast_standin, free_port, report
+from _harness import BIN, LOCUSTFILE, LocustRun, fast_standin, report
+
+from aideon_resilience.adapters.localhost import free_port
 
 WORKER_COUNTS = (1, 10, 50, 100)
 USERS_PER_WORKER = 2

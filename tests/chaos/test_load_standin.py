@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from aideon_resilience.adapters.standin.process import running_standin
 from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.actions import fail_backend, recover_backend
 from aideon_resilience.chaos.controls import load as load_control
@@ -21,31 +19,10 @@ from aideon_resilience.core.loadstats import read_windows
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def gateway() -> Iterator[str]:
-    port = _free_port()
-    exe = str(Path(sys.executable).with_name("aideon-resilience"))
-    proc = subprocess.Popen([exe, "standin", "api-gateway", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "the stand-in exited"
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_standin("api-gateway") as standin:
+        yield standin.url
 
 
 def _wait_windows(path: Path, after: float, timeout: float = 30) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,36 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.adapters.standin.process import running_standin
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCUSTFILE = REPO / "loadtests" / "gateway.py"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def standin() -> Iterator[str]:
     """A stand-in api-gateway with a little CPU and latency (scaled down), its base URL."""
-    cmd = [str(BIN / "aideon-resilience"), "standin", "api-gateway", "--port", "0",
-           "--cpu-scale", "0.2", "--latency-scale", "0.05", "--seed", "3"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-        assert m, f"stand-in did not start: {line!r}"
-        yield m.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_standin("api-gateway", "--cpu-scale", "0.2", "--latency-scale", "0.05", "--seed", "3") as s:
+        yield s.url
 
 
 @dataclass

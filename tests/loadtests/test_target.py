@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.adapters.locust.target import (
     DEFAULT_HOST,
     TargetRefused,
@@ -9,8 +10,6 @@ from aideon_resilience.adapters.locust.target import (
     parse_think_time,
     unreachable_reason,
 )
-
-from .conftest import free_port
 
 
 def test_loopback_targets_pass() -> None:

@@ -214,6 +214,14 @@ def lint_command(
         # the analyses' figures need the node size of a declared cluster shape
         notes.append(analysis_notes(objects, context) if context.node_cpu_millis is not None else [])
     all_findings = [f for _, findings, _ in runs for f in findings]
+    _print(output, runs, notes, all_findings)
+    if any(f.severity is Severity.ERROR and f.counts for f in all_findings):
+        raise typer.Exit(1)
+
+
+def _print(output: str, runs: list[tuple[Path, list[Finding], str]], notes: list[list[str]],
+           all_findings: list[Finding]) -> None:
+    """The findings as JSON, SARIF, or text lines with each PATH's notes and summary."""
     if output == "json":
         typer.echo(json.dumps([f.contract() for f in all_findings], indent=2))
     elif output == "sarif":
@@ -225,8 +233,6 @@ def lint_command(
             for line in lines:
                 typer.echo(f"note {line}")
             typer.echo(_summary(path, findings, origin))
-    if any(f.severity is Severity.ERROR and f.counts for f in all_findings):
-        raise typer.Exit(1)
 
 
 def _display_path(file: Path) -> str:

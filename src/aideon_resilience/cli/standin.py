@@ -8,7 +8,23 @@ from typing import Annotated
 
 import typer
 
+from aideon_resilience.core.platform_config import KEYS, PlatformConfig, platform_config
 from aideon_resilience.errors import UsageError
+from aideon_resilience.settings import settings
+
+
+def _platform_config() -> PlatformConfig | None:
+    """The pod's aideon-config (the data plane resolves its envFrom), with logging at its level;
+    None when run by hand without any of it."""
+    given = {key: value for key in KEYS if (value := settings().exact(key)) is not None}
+    if not given:
+        return None
+    platform = platform_config(given, "standin: the pod's aideon-config")
+    logging.basicConfig(level=platform.log_level.upper(), stream=sys.stderr,
+                        format='{"level": "%(levelname)s", "logger": "%(name)s", "message": "%(message)s"}')
+    logging.getLogger("aideon.standin").debug(
+        "environment %s, feature flags %s", platform.environment, ",".join(platform.feature_flags) or "none")
+    return platform
 
 
 def standin(
@@ -26,10 +42,8 @@ def standin(
     from aideon_resilience.adapters.localhost import port_in_use
     from aideon_resilience.adapters.standin.server import StandinConfig, serve
     from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
-    from aideon_resilience.core.platform_config import KEYS, platform_config
     from aideon_resilience.core.profiles import PROFILES
     from aideon_resilience.errors import SafetyRefusal
-    from aideon_resilience.settings import settings
 
     if service not in PROFILES:
         raise UsageError(f"standin: unknown service {service!r} (known: {', '.join(sorted(PROFILES))})")
@@ -41,14 +55,7 @@ def standin(
         raise SafetyRefusal(f"standin: --host: refusing non-loopback address {host!r} (loopback only)")
     if port and port_in_use(port, host):
         raise UsageError(f"standin: --port: {host}:{port} is already in use")
-    # The pod's aideon-config (the data plane resolves its envFrom); none of it when run by hand.
-    given = {key: value for key in KEYS if (value := settings().exact(key)) is not None}
-    platform = platform_config(given, "standin: the pod's aideon-config") if given else None
-    if platform is not None:
-        logging.basicConfig(level=platform.log_level.upper(), stream=sys.stderr,
-                            format='{"level": "%(levelname)s", "logger": "%(name)s", "message": "%(message)s"}')
-        logging.getLogger("aideon.standin").debug(
-            "environment %s, feature flags %s", platform.environment, ",".join(platform.feature_flags) or "none")
+    platform = _platform_config()
     config = StandinConfig(
         service=service,
         host=host,

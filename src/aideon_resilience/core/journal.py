@@ -9,6 +9,7 @@ failed activities, and timeline events with Unix-second timestamps.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -138,6 +139,89 @@ def _steady(state: Any, source: str, field: str) -> SteadyState | None:
     return SteadyState(met=bool(state.get("steady_state_met")), probes=probes, start=start)
 
 
+def _steady_states(journal: dict[str, Any], source: str) -> tuple[SteadyState | None, SteadyState | None,
+                                                                    list[SteadyState]]:
+    """The hypothesis before and after the method, and its runs during it."""
+    states = journal.get("steady_states") or {}
+    if not isinstance(states, dict):
+        raise InputFileError(source, "not an object", "steady_states")
+    before = _steady(states.get("before"), source, "steady_states.before")
+    after = _steady(states.get("after"), source, "steady_states.after")
+    during = [
+        s
+        for i, raw in enumerate(states.get("during") or [])
+        if (s := _steady(raw, source, f"steady_states.during[{i}]")) is not None
+    ]
+    return before, after, during
+
+
+def _failed_probes(before: SteadyState | None, after: SteadyState | None) -> list[FailedActivity]:
+    failed: list[FailedActivity] = []
+    for phase, state in (("before", before), ("after", after)):
+        if state is not None:
+            for p in state.probes:
+                if p.status != "succeeded":
+                    failed.append(FailedActivity(name=p.name, type="probe", phase=phase, status=p.status))  # type: ignore[arg-type]
+    return failed
+
+
+@dataclass
+class _Activities:
+    """What the method and the rollbacks did: timeline events, failures, probes whose evidence says no."""
+
+    events: list[ChaosActivity | ExperimentEvent] = field(default_factory=list)
+    failed: list[FailedActivity] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+
+    def add(self, run: dict[str, Any], where: str, phase: str, experiment: str, source: str) -> None:
+        activity = run.get("activity") or {}
+        kind = "rollback" if phase == "rollback" else str(activity.get("type") or "action")
+        run_status = str(run.get("status", "unknown"))
+        run_start = _ts(run.get("start"), source, f"{where}.start")
+        if run_start is None:
+            raise InputFileError(source, "missing", f"{where}.start")
+        run_end = _ts(run.get("end"), source, f"{where}.end") or run_start
+        self.events.append(ChaosActivity(
+            t=run_start, experiment=experiment, activity=_name(run),
+            type=kind if kind in ("action", "probe", "rollback") else "action",  # type: ignore[arg-type]
+            start=run_start, end=run_end, status="succeeded" if run_status == "succeeded" else "failed",
+        ))
+        output = run.get("output")
+        if kind == "probe" and isinstance(output, dict) and output.get("ok") is False:
+            self.unmet.append(_name(run))
+        if run_status != "succeeded":
+            self.failed.append(FailedActivity(
+                name=_name(run), type=str(activity.get("type") or "action"), phase=phase,  # type: ignore[arg-type]
+                status=run_status, error=_error(run),
+            ))
+
+
+def _activities(journal: dict[str, Any], source: str, experiment: str) -> _Activities:
+    out = _Activities()
+    for key, phase in (("run", "method"), ("rollbacks", "rollback")):
+        runs = journal.get(key) or []
+        if not isinstance(runs, list):
+            raise InputFileError(source, "not a list", key)
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict):
+                raise InputFileError(source, "not an object", f"{key}[{i}]")
+            out.add(run, f"{key}[{i}]", phase, experiment, source)
+    return out
+
+
+def _span(journal: dict[str, Any], source: str, events: list[ChaosActivity | ExperimentEvent]) -> tuple[float, float]:
+    """Start and end of the run; without an end, start + duration, else the last activity's end."""
+    start = _ts(journal.get("start"), source, "start")
+    if start is None:
+        raise InputFileError(source, "missing", "start")
+    end = _ts(journal.get("end"), source, "end")
+    if end is None:
+        duration = journal.get("duration")
+        last = max((e.end for e in events), default=start)
+        end = start + float(duration) if isinstance(duration, int | float) else last
+    return start, end
+
+
 def summarize_journal(journal: Any, source: str = "journal", name: str | None = None) -> JournalSummary:
     """Summarize a loaded journal; a malformed one names the source and field.
 
@@ -154,82 +238,15 @@ def summarize_journal(journal: Any, source: str = "journal", name: str | None = 
     status = journal.get("status")
     if status not in STATUSES:
         raise InputFileError(source, f"unknown status {status!r} (expected one of {', '.join(STATUSES)})", "status")
-    states = journal.get("steady_states") or {}
-    if not isinstance(states, dict):
-        raise InputFileError(source, "not an object", "steady_states")
-    before = _steady(states.get("before"), source, "steady_states.before")
-    after = _steady(states.get("after"), source, "steady_states.after")
-    during = [
-        s
-        for i, raw in enumerate(states.get("during") or [])
-        if (s := _steady(raw, source, f"steady_states.during[{i}]")) is not None
-    ]
-    deviated = bool(journal.get("deviated")) or any(not s.met for s in during)
-    if after is not None and not after.met:
-        deviated = True
-
-    failed: list[FailedActivity] = []
-    for phase, state in (("before", before), ("after", after)):
-        if state is not None:
-            for p in state.probes:
-                if p.status != "succeeded":
-                    failed.append(FailedActivity(name=p.name, type="probe", phase=phase, status=p.status))  # type: ignore[arg-type]
-    events: list[ChaosActivity | ExperimentEvent] = []
-    unmet: list[str] = []
-    for key, phase in (("run", "method"), ("rollbacks", "rollback")):
-        runs = journal.get(key) or []
-        if not isinstance(runs, list):
-            raise InputFileError(source, "not a list", key)
-        for i, run in enumerate(runs):
-            if not isinstance(run, dict):
-                raise InputFileError(source, "not an object", f"{key}[{i}]")
-            activity = run.get("activity") or {}
-            kind = "rollback" if phase == "rollback" else str(activity.get("type") or "action")
-            run_status = str(run.get("status", "unknown"))
-            run_start = _ts(run.get("start"), source, f"{key}[{i}].start")
-            if run_start is None:
-                raise InputFileError(source, "missing", f"{key}[{i}].start")
-            run_end = _ts(run.get("end"), source, f"{key}[{i}].end") or run_start
-            events.append(ChaosActivity(
-                t=run_start, experiment=exp_name, activity=_name(run),
-                type=kind if kind in ("action", "probe", "rollback") else "action",  # type: ignore[arg-type]
-                start=run_start, end=run_end, status="succeeded" if run_status == "succeeded" else "failed",
-            ))
-            output = run.get("output")
-            if kind == "probe" and isinstance(output, dict) and output.get("ok") is False:
-                unmet.append(_name(run))
-            if run_status != "succeeded":
-                failed.append(
-                    FailedActivity(
-                        name=_name(run),
-                        type=str(activity.get("type") or "action"),
-                        phase=phase,  # type: ignore[arg-type]
-                        status=run_status,
-                        error=_error(run),
-                    )
-                )
-    start = _ts(journal.get("start"), source, "start")
-    if start is None:
-        raise InputFileError(source, "missing", "start")
-    end = _ts(journal.get("end"), source, "end")
-    if end is None:
-        duration = journal.get("duration")
-        last = max((e.end for e in events), default=start)
-        end = start + float(duration) if isinstance(duration, int | float) else last
+    before, after, during = _steady_states(journal, source)
+    deviated = bool(journal.get("deviated")) or any(not s.met for s in during) or (after is not None and not after.met)
+    failed = _failed_probes(before, after)
+    activities = _activities(journal, source, exp_name)
+    start, end = _span(journal, source, activities.events)
     summary = JournalSummary(
-        experiment=exp_name,
-        title=title,
-        unmet_probes=unmet,
-        status=str(status),
-        deviated=deviated,
-        before=before,
-        after=after,
-        during=during,
-        failed_activities=failed,
-        rollbacks_run=len(journal.get("rollbacks") or []),
-        start=start,
-        end=end,
-        events=events,
+        experiment=exp_name, title=title, unmet_probes=activities.unmet, status=str(status), deviated=deviated,
+        before=before, after=after, during=during, failed_activities=failed + activities.failed,
+        rollbacks_run=len(journal.get("rollbacks") or []), start=start, end=end, events=activities.events,
     )
     summary.events.append(ExperimentEvent(
         t=start, experiment=exp_name, title=title, start=start, end=end, status=str(status), deviated=deviated,

@@ -182,6 +182,35 @@ def _floor_users(value: float) -> int:
     return int(value) if math.isfinite(value) else 2**63 - 1
 
 
+def _service_plan(s: ServiceBounds, rate_per_user: float, users: int, cluster: ClusterBounds) -> ServicePlan:
+    """Replicas one service needs for `users`, and what bounds it (its HPA maximum, or required
+    anti-affinity over the declared nodes)."""
+    rps = rate_per_user * users
+    cap_rps = replica_rps(PROFILES[s.name], s.cpu_request_millis, s.target_utilization)
+    needed = max(s.min_replicas, math.ceil(rps / cap_rps) if rps > 0 else 0)
+    bound = s.max_replicas
+    limited = f"HPA maxReplicas is {s.max_replicas}" if s.has_hpa else f"fixed at {s.max_replicas} replicas"
+    if s.required_anti_affinity and cluster.nodes < bound:
+        bound = cluster.nodes
+        limited = (
+            f"required anti-affinity over {cluster.nodes} nodes allows {bound} "
+            f"(HPA maxReplicas is {s.max_replicas})"
+        )
+    return ServicePlan(
+        name=s.name,
+        rps=round(rps, 1),
+        replica_rps=round(cap_rps, 1),
+        replicas_needed=needed,
+        min_replicas=s.min_replicas,
+        max_replicas=s.max_replicas,
+        has_hpa=s.has_hpa,
+        replica_bound=bound,
+        users_cap=_floor_users(bound * cap_rps / rate_per_user) if rate_per_user > 0 else None,
+        limited_by=limited if needed > bound else None,
+        cpu_millis_needed=needed * s.cpu_request_millis,
+    )
+
+
 def make_plan(
     users: int,
     capacity: WorkerCapacity,
@@ -196,42 +225,14 @@ def make_plan(
     workers = workers_needed(users, capacity)
     users_on_worker = min(users, capacity.users_per_worker)
     worker_mem = math.ceil(capacity.worker_base_memory_mib + users_on_worker * capacity.memory_per_user_kib / 1024)
-    plans: list[ServicePlan] = []
-    cpu_per_user = 0.0
+    plans = [_service_plan(s, per_user.get(s.name, 0.0), users, cluster) for s in services if s.name in PROFILES]
+    # CPU each user costs across the services, at the HPAs' target utilization
+    cpu_per_user = sum(
+        per_user.get(s.name, 0.0) / replica_rps(PROFILES[s.name], s.cpu_request_millis, s.target_utilization)
+        * s.cpu_request_millis
+        for s in services if s.name in PROFILES and per_user.get(s.name, 0.0) > 0
+    )
     declared = {s.name for s in services}
-    for s in services:
-        if s.name not in PROFILES:
-            continue
-        rate_per_user = per_user.get(s.name, 0.0)
-        rps = rate_per_user * users
-        cap_rps = replica_rps(PROFILES[s.name], s.cpu_request_millis, s.target_utilization)
-        needed = max(s.min_replicas, math.ceil(rps / cap_rps) if rps > 0 else 0)
-        bound = s.max_replicas
-        limited = f"HPA maxReplicas is {s.max_replicas}" if s.has_hpa else f"fixed at {s.max_replicas} replicas"
-        if s.required_anti_affinity and cluster.nodes < bound:
-            bound = cluster.nodes
-            limited = (
-                f"required anti-affinity over {cluster.nodes} nodes allows {bound} "
-                f"(HPA maxReplicas is {s.max_replicas})"
-            )
-        users_cap = _floor_users(bound * cap_rps / rate_per_user) if rate_per_user > 0 else None
-        if rate_per_user > 0:
-            cpu_per_user += rate_per_user / cap_rps * s.cpu_request_millis
-        plans.append(
-            ServicePlan(
-                name=s.name,
-                rps=round(rps, 1),
-                replica_rps=round(cap_rps, 1),
-                replicas_needed=needed,
-                min_replicas=s.min_replicas,
-                max_replicas=s.max_replicas,
-                has_hpa=s.has_hpa,
-                replica_bound=bound,
-                users_cap=users_cap,
-                limited_by=limited if needed > bound else None,
-                cpu_millis_needed=needed * s.cpu_request_millis,
-            )
-        )
     total_cpu = sum(p.cpu_millis_needed for p in plans)
     nodes_needed = math.ceil(total_cpu / cluster.node_cpu_millis) if total_cpu else 0
     base_cpu = sum(p.min_replicas * (p.cpu_millis_needed / max(p.replicas_needed, 1)) for p in plans)

@@ -14,186 +14,36 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from aideon_resilience.core.timeline_events import (
+    EVENT_ADAPTER,
+    EVENT_LIST_ADAPTER,
+    KINDS,
+    ChaosActivity,
+    EjectionEvent,
+    Event,
+    EvictionRefused,
+    EvidenceGap,
+    ExperimentEvent,
+    LoadWorkersEvent,
+    ModelledLoadSample,
+    NodeSample,
+    PdbSample,
+    PendingSample,
+    PlacementSample,
+    TimelineEvent,
+    WorkloadSample,
+)
 from aideon_resilience.errors import InputFileError
 
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    t: float
-
-
-TimelineEvent = _Event  # the base of every event kind below
-
-
-class WorkloadSample(_Event):
-    kind: Literal["workload"] = "workload"
-    namespace: str
-    name: str
-    workload_kind: str
-    replicas: int
-    ready: int
-    hpa_min: int | None = None
-    hpa_max: int | None = None
-    hpa_current: int | None = None
-    hpa_desired: int | None = None
-    # the reason of the HPA's ScalingActive=False condition (it cannot read its metrics), else None
-    hpa_inactive: str | None = None
-    # optional: the pod template's hostname anti-affinity as the sampler saw it
-    anti_affinity: Literal["required", "preferred", "none"] | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-class PdbSample(_Event):
-    kind: Literal["pdb"] = "pdb"
-    namespace: str
-    name: str
-    current_healthy: int
-    desired_healthy: int
-    disruptions_allowed: int
-    expected_pods: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-class PlacementSample(_Event):
-    kind: Literal["placement"] = "placement"
-    namespace: str
-    workload: str
-    node: str
-    zone: str | None = None
-    pods: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.workload}"
-
-
-class PendingSample(_Event):
-    kind: Literal["pending"] = "pending"
-    namespace: str
-    workload: str
-    pods: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.workload}"
-
-
-class NodeSample(_Event):
-    kind: Literal["node"] = "node"
-    name: str
-    zone: str | None = None
-    ready: bool
-    unschedulable: bool
-
-
-class EjectionEvent(_Event):
-    kind: Literal["ejection"] = "ejection"
-    service: str
-    backend: str
-    state: Literal["down", "up"]
-
-
-class EvictionRefused(_Event):
-    kind: Literal["eviction_refused"] = "eviction_refused"
-    namespace: str
-    pod: str
-    pdb: str | None = None
-    node: str | None = None
-
-
-class LoadWorkersEvent(_Event):
-    """The Locust master's connected workers changed (a drop-out, or a worker back)."""
-
-    kind: Literal["load_workers"] = "load_workers"
-    workers: int
-    previous: int
-    started: int | None = None  # workers the run started
-
-
-class ChaosActivity(_Event):
-    kind: Literal["chaos"] = "chaos"
-    experiment: str
-    activity: str
-    type: Literal["action", "probe", "rollback"]
-    start: float
-    end: float
-    status: Literal["succeeded", "failed"]
-
-
-class ExperimentEvent(_Event):
-    kind: Literal["experiment"] = "experiment"
-    experiment: str
-    start: float
-    end: float
-    status: str
-    deviated: bool
-    title: str | None = None
-    # from the journal's summary (absent in timelines written before they were recorded)
-    held: bool | None = None
-    reasons: list[str] = Field(default_factory=list)
-
-
-class ModelledLoadSample(_Event):
-    """Modelled users at an instant of a rehearsal (no real traffic) and, for that many users,
-    the replicas the capacity plan says each workload needs (`name` -> replicas)."""
-
-    kind: Literal["modelled_load"] = "modelled_load"
-    users: int
-    needed: dict[str, int] = Field(default_factory=dict)
-
-
-class EvidenceGap(_Event):
-    """A stretch of the run a sampler watch could not see (API server down or restarting): written
-    when the watch resumes (`t`), from `start`. Evidence of that stream inside it is missing."""
-
-    kind: Literal["evidence_gap"] = "evidence_gap"
-    stream: str  # nodes, pods, deployments, statefulsets, hpas or pdbs
-    start: float
-    reason: str = ""
-
-
-Event = Annotated[
-    WorkloadSample
-    | PdbSample
-    | PlacementSample
-    | PendingSample
-    | NodeSample
-    | EjectionEvent
-    | EvictionRefused
-    | LoadWorkersEvent
-    | ChaosActivity
-    | ExperimentEvent
-    | ModelledLoadSample
-    | EvidenceGap,
-    Field(discriminator="kind"),
+# the event kinds live in timeline_events.py; importers keep finding them here
+__all__ = [
+    "KINDS", "ChaosActivity", "EjectionEvent", "Event", "EvictionRefused", "EvidenceGap", "ExperimentEvent",
+    "LoadWorkersEvent", "ModelledLoadSample", "NodeSample", "PdbSample", "PendingSample", "PlacementSample",
+    "Timeline", "TimelineEvent", "WorkloadSample", "load_timeline", "matches", "parse_event",
 ]
-KINDS = (
-    "workload",
-    "pdb",
-    "placement",
-    "pending",
-    "node",
-    "ejection",
-    "eviction_refused",
-    "load_workers",
-    "chaos",
-    "experiment",
-    "modelled_load",
-    "evidence_gap",
-)
-_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
-_EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
 
 def matches(key: str, patterns: Iterable[str]) -> bool:
@@ -225,9 +75,9 @@ class Timeline:
     skipped: int = 0
 
     @classmethod
-    def from_events(cls, events: Iterable[_Event], skipped: int = 0) -> Timeline:
+    def from_events(cls, events: Iterable[TimelineEvent], skipped: int = 0) -> Timeline:
         tl = cls(skipped=skipped)
-        buckets: dict[type, list[_Event]] = {
+        buckets: dict[type, list[TimelineEvent]] = {
             WorkloadSample: tl.workloads,  # type: ignore[dict-item]
             PdbSample: tl.pdbs,  # type: ignore[dict-item]
             PlacementSample: tl.placements,  # type: ignore[dict-item]
@@ -345,10 +195,10 @@ class Timeline:
         )
 
 
-def parse_event(line: str | bytes) -> _Event | None:
+def parse_event(line: str | bytes) -> TimelineEvent | None:
     """One line to an event; None for an unknown kind. Raises ValueError on a bad line."""
     try:
-        return _EVENT.validate_json(line)  # the fast path: pydantic-core parses and validates
+        return EVENT_ADAPTER.validate_json(line)  # the fast path: pydantic-core parses and validates
     except ValidationError:
         pass  # find out why below, with a plain parse: unknown kind, or which field
     data = json.loads(line)
@@ -359,7 +209,7 @@ def parse_event(line: str | bytes) -> _Event | None:
         if isinstance(kind, str) and isinstance(data.get("t"), int | float):
             return None
         raise ValueError("no kind" if kind is None else f"kind {kind!r} without a numeric t")
-    return _EVENT.validate_python(data)
+    return EVENT_ADAPTER.validate_python(data)
 
 
 def _describe(exc: Exception) -> str:
@@ -384,11 +234,11 @@ def load_timeline(path: Path) -> Timeline:
     try:
         # fast path: the whole file validated as one JSON array by pydantic-core
         lines = [ln for ln in raw.splitlines() if ln.strip()]
-        every = _EVENTS.validate_json(b"[" + b",".join(lines) + b"]")
+        every = EVENT_LIST_ADAPTER.validate_json(b"[" + b",".join(lines) + b"]")
         return Timeline.from_events(every)
     except ValidationError:
         pass  # slow path below: skip unknown kinds, or name the first bad line
-    events: list[_Event] = []
+    events: list[TimelineEvent] = []
     skipped = 0
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):

@@ -6,11 +6,10 @@ The outlier tests wire HAProxy, its request log and the outlier thread as the su
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +21,9 @@ from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port
 from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
-from aideon_resilience.adapters.dataplane.standin_processes import standin_command
 from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, ejection_events
 from aideon_resilience.adapters.localcluster import ClusterPaths
+from aideon_resilience.adapters.standin.process import running_standin
 from tests.adapters.localcluster.kubehelpers import wait_for
 
 ROUTE = "/api/v1/subscriptions/u1"  # no upstream configured: answered by the gateway stand-in itself
@@ -32,31 +31,8 @@ ROUTE = "/api/v1/subscriptions/u1"  # no upstream configured: answered by the ga
 
 @pytest.fixture(scope="module")
 def standins() -> Iterator[list[int]]:
-    ports = [free_port() for _ in range(3)]
-    procs = [
-        subprocess.Popen(
-            [*standin_command(), "standin", "api-gateway", "--port", str(p), "--latency-scale", "0"],
-            stdout=subprocess.DEVNULL,
-        )
-        for p in ports
-    ]
-
-    def listening(port: int) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            return False
-
-    try:
-        for p in ports:
-            wait_for(f"stand-in on {p}", lambda: listening(p), timeout=60, interval=0.2)  # noqa: B023
-        yield ports
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(running_standin("api-gateway", "--latency-scale", "0")).port for _ in range(3)]
 
 
 GATEWAY = "api-gateway"

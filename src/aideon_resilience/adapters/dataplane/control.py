@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 
-from aideon_resilience.adapters.dataplane.standin_processes import standin_command
 from aideon_resilience.adapters.dataplane.state import (
     STATE_NAME,
     DataPlaneOptions,
@@ -26,6 +25,7 @@ from aideon_resilience.adapters.dataplane.state import (
 )
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import pid_alive
+from aideon_resilience.adapters.standin.process import harness_command
 from aideon_resilience.errors import InfrastructureError
 from aideon_resilience.settings import settings
 
@@ -58,7 +58,7 @@ def start_dataplane(
     env = settings().child_environment()
     if paths.root is not None:
         env["AIDEON_CACHE_DIR"] = str(paths.root)
-    cmd = [*standin_command(), "dataplane", "run", "--workdir", str(workdir), *options.to_args()]
+    cmd = [*harness_command(), "dataplane", "run", "--workdir", str(workdir), *options.to_args()]
     log_path = workdir / "supervisor.log"
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(

@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.adapters.dataplane.pod_watch import PodInfo
+from aideon_resilience.adapters.standin.process import harness_command
 from aideon_resilience.settings import settings
 
 LOOPBACK = "127.0.0.1"
@@ -29,17 +28,6 @@ KILL_AFTER_TERM_S = 3.0
 RESTART_BACKOFF_S = 1.0
 
 log = logging.getLogger("aideon.dataplane.runtime")
-
-
-def standin_command() -> list[str]:
-    """How to run `aideon-resilience` from the interpreter running us."""
-    script = Path(sys.executable).parent / "aideon-resilience"
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("aideon-resilience")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from aideon_resilience.cli.main import main; main()"]
 
 
 @dataclass
@@ -132,7 +120,7 @@ class StandinProcesses:
         env.update(self.upstream_env)
         env["AIDEON_POD_NAME"] = inst.pod.name
         env["AIDEON_POD_NAMESPACE"] = inst.pod.namespace
-        cmd = [*standin_command(), "standin", svc, "--port", "0", "--host", LOOPBACK, *self.standin_args]
+        cmd = [*harness_command(), "standin", svc, "--port", "0", "--host", LOOPBACK, *self.standin_args]
         inst.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(inst.log_path, "wb") as out:
             # Same process group as the supervisor: stopping the group leaves nothing behind.

@@ -30,6 +30,16 @@ def _args(pairs: dict[str, str]) -> list[dict[str, str]]:
 
 def kwokctl_configuration(paths: ClusterPaths, apiserver_port: int = 0) -> dict[str, Any]:
     """A KwokctlConfiguration document for `kwokctl create cluster --config`."""
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": _options(paths, apiserver_port),
+        "componentsPatches": _component_patches(),
+    }
+
+
+def _options(paths: ClusterPaths, apiserver_port: int) -> dict[str, Any]:
+    """kwokctl's options: the binary runtime with the binaries built into the cache, on loopback."""
     versions = pinned_versions()
     b = paths.bin
     options: dict[str, Any] = {
@@ -60,41 +70,41 @@ def kwokctl_configuration(paths: ClusterPaths, apiserver_port: int = 0) -> dict[
     }
     if apiserver_port:
         options["kubeApiserverPort"] = apiserver_port
-    return {
-        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-        "kind": "KwokctlConfiguration",
-        "options": options,
-        "componentsPatches": [
-            {
-                "name": "kube-apiserver",
-                "extraArgs": _args(
-                    {
-                        "default-not-ready-toleration-seconds": str(TOLERATION_SECONDS),
-                        "default-unreachable-toleration-seconds": str(TOLERATION_SECONDS),
-                    }
-                ),
-            },
-            {
-                # kwokctl's binary runtime starts kwok with --manage-all-nodes=true; later flags
-                # win, so KWOK manages only annotated nodes (node loss takes the annotation away)
-                # and reports the nodes' address as loopback, where its kubelet API listens.
-                "name": "kwok-controller",
-                "extraArgs": _args(
-                    {
-                        "manage-all-nodes": "false",
-                        "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake",
-                        "node-ip": LOOPBACK,
-                    }
-                ),
-            },
-            {
-                "name": "kube-controller-manager",
-                "extraArgs": _args(
-                    {
-                        "horizontal-pod-autoscaler-sync-period": HPA_SYNC_PERIOD,
-                        "horizontal-pod-autoscaler-downscale-stabilization": HPA_DOWNSCALE_STABILIZATION,
-                    }
-                ),
-            },
-        ],
-    }
+    return options
+
+
+def _component_patches() -> list[dict[str, Any]]:
+    """Flags of the control plane's components: tolerations, KWOK's node selection, HPA timing."""
+    return [
+        {
+            "name": "kube-apiserver",
+            "extraArgs": _args(
+                {
+                    "default-not-ready-toleration-seconds": str(TOLERATION_SECONDS),
+                    "default-unreachable-toleration-seconds": str(TOLERATION_SECONDS),
+                }
+            ),
+        },
+        {
+            # kwokctl's binary runtime starts kwok with --manage-all-nodes=true; later flags
+            # win, so KWOK manages only annotated nodes (node loss takes the annotation away)
+            # and reports the nodes' address as loopback, where its kubelet API listens.
+            "name": "kwok-controller",
+            "extraArgs": _args(
+                {
+                    "manage-all-nodes": "false",
+                    "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake",
+                    "node-ip": LOOPBACK,
+                }
+            ),
+        },
+        {
+            "name": "kube-controller-manager",
+            "extraArgs": _args(
+                {
+                    "horizontal-pod-autoscaler-sync-period": HPA_SYNC_PERIOD,
+                    "horizontal-pod-autoscaler-downscale-stabilization": HPA_DOWNSCALE_STABILIZATION,
+                }
+            ),
+        },
+    ]

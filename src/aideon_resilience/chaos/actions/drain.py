@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -133,40 +133,55 @@ class _Selection:
         return ""
 
 
-def _drain_one(
-    api: k8s.KubeClients,
-    node: str,
-    selection: _Selection,
-    deadline: float,
-    timeout: float,
-    grace_period: int | None,
-    backoff_max: float,
-    refusals: list[dict[str, Any]],
-    counters: dict[str, int],
-) -> dict[str, Any]:
-    pods = api.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-    skipped: list[dict[str, str]] = []
-    pending: list[Any] = []
-    for pod in pods:
-        why = selection.skip_reason(pod)
-        if why:
-            skipped.append({"pod": f"{pod.metadata.namespace}/{pod.metadata.name}", "reason": why})
-        else:
-            pending.append(pod)
-    evicted: list[str] = []
-    to_wait: list[Any] = []
-    delay = 0.5
-    last_refusal: dict[str, Any] | None = None
-    while pending:
+@dataclass
+class _Drain:
+    """One drain call across its nodes: the clients, the shared deadline, the refusals met."""
+
+    api: k8s.KubeClients
+    selection: _Selection
+    deadline: float
+    timeout: float
+    grace_period: int | None
+    backoff_max: float
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    refusals_total: int = 0
+
+    def node(self, node: str) -> dict[str, Any]:
+        """Evict the selected pods of `node`, retrying refusals, then wait for them to go."""
+        pods = self.api.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+        skipped: list[dict[str, str]] = []
+        pending: list[Any] = []
+        for pod in pods:
+            why = self.selection.skip_reason(pod)
+            if why:
+                skipped.append({"pod": f"{pod.metadata.namespace}/{pod.metadata.name}", "reason": why})
+            else:
+                pending.append(pod)
+        evicted: list[str] = []
+        to_wait: list[Any] = []
+        delay = 0.5
+        while pending:
+            pending, last_refusal = self._evict(node, pending, evicted, to_wait)
+            if pending:
+                assert last_refusal is not None  # only a refused eviction leaves a pod pending
+                self._back_off(node, pending, last_refusal, delay)
+                delay = min(delay * 2, self.backoff_max)
+        self._wait_gone(node, to_wait)
+        return {"node": node, "evicted": evicted, "skipped": skipped}
+
+    def _evict(self, node: str, pending: list[Any], evicted: list[str],
+               to_wait: list[Any]) -> tuple[list[Any], dict[str, Any] | None]:
+        """One pass over `pending`: the pods whose eviction was refused, and the last refusal."""
         still: list[Any] = []
+        last_refusal: dict[str, Any] | None = None
         for pod in pending:
             ref = f"{pod.metadata.namespace}/{pod.metadata.name}"
             if pod.metadata.deletion_timestamp is not None:
                 to_wait.append(pod)  # already terminating
                 continue
             try:
-                api.core.create_namespaced_pod_eviction(
-                    pod.metadata.name, pod.metadata.namespace, _eviction_body(pod, grace_period)
+                self.api.core.create_namespaced_pod_eviction(
+                    pod.metadata.name, pod.metadata.namespace, _eviction_body(pod, self.grace_period)
                 )
             except Exception as exc:
                 status = k8s.api_status(exc)
@@ -174,46 +189,66 @@ def _drain_one(
                     evicted.append(ref)
                     continue
                 if status == 429:
-                    pdb = _pdb_status(api.policy, pod)
-                    last_refusal = {"at": time.time(), "node": node, "pod": ref, "pdb": pdb}
-                    evidence.emit(EvictionRefused(
-                        t=last_refusal["at"], namespace=pod.metadata.namespace, pod=pod.metadata.name,
-                        pdb=(pdb or {}).get("name"), node=node,
-                    ))
-                    counters["refusals"] += 1
-                    if len(refusals) < MAX_RECORDED_REFUSALS:
-                        refusals.append(last_refusal)
-                    logger.info(f"eviction of {ref} refused: {_pdb_phrase(pdb, ref)}; retrying")
+                    last_refusal = self._refused(node, pod, ref)
                     still.append(pod)
                     continue
                 raise ActivityFailed(f"eviction of pod {ref} from node {node} failed: {exc}") from None
             evicted.append(ref)
             to_wait.append(pod)
-        pending = still
-        if pending:
-            now = time.time()
-            if now >= deadline:
-                assert last_refusal is not None
-                ref = str(last_refusal["pod"])
-                raise DrainTimedOut(
-                    f"drain of node {node} timed out after {timeout:g}s: "
-                    f"{_pdb_phrase(last_refusal['pdb'], ref)}",
-                    {"node": node, "pending": [f"{p.metadata.namespace}/{p.metadata.name}" for p in pending]},
-                )
-            time.sleep(max(0.0, min(delay, deadline - now)))
-            delay = min(delay * 2, backoff_max)
-    # wait for the evicted pods to be gone, like kubectl drain
-    while to_wait:
-        to_wait = [p for p in to_wait if not _pod_gone(api.core, p)]
-        if not to_wait:
-            break
-        if time.time() >= deadline:
-            names = ", ".join(f"{p.metadata.namespace}/{p.metadata.name}" for p in to_wait)
-            raise ActivityFailed(
-                f"drain of node {node} timed out after {timeout:g}s waiting for evicted pods to go: {names}"
+        return still, last_refusal
+
+    def _refused(self, node: str, pod: Any, ref: str) -> dict[str, Any]:
+        """A 429: the budget's status at that moment, recorded as evidence."""
+        pdb = _pdb_status(self.api.policy, pod)
+        at = time.time()
+        refusal = {"at": at, "node": node, "pod": ref, "pdb": pdb}
+        evidence.emit(EvictionRefused(
+            t=at, namespace=pod.metadata.namespace, pod=pod.metadata.name,
+            pdb=(pdb or {}).get("name"), node=node,
+        ))
+        self.refusals_total += 1
+        if len(self.refusals) < MAX_RECORDED_REFUSALS:
+            self.refusals.append(refusal)
+        logger.info(f"eviction of {ref} refused: {_pdb_phrase(pdb, ref)}; retrying")
+        return refusal
+
+    def _back_off(self, node: str, pending: list[Any], last_refusal: dict[str, Any], delay: float) -> None:
+        now = time.time()
+        if now >= self.deadline:
+            raise DrainTimedOut(
+                f"drain of node {node} timed out after {self.timeout:g}s: "
+                f"{_pdb_phrase(last_refusal['pdb'], str(last_refusal['pod']))}",
+                {"node": node, "pending": [f"{p.metadata.namespace}/{p.metadata.name}" for p in pending]},
             )
-        time.sleep(min(0.5, max(0.0, deadline - time.time())))
-    return {"node": node, "evicted": evicted, "skipped": skipped}
+        time.sleep(max(0.0, min(delay, self.deadline - now)))
+
+    def _wait_gone(self, node: str, to_wait: list[Any]) -> None:
+        """Wait for the evicted pods to be gone, like kubectl drain."""
+        while to_wait:
+            to_wait = [p for p in to_wait if not _pod_gone(self.api.core, p)]
+            if not to_wait:
+                return
+            if time.time() >= self.deadline:
+                names = ", ".join(f"{p.metadata.namespace}/{p.metadata.name}" for p in to_wait)
+                raise ActivityFailed(
+                    f"drain of node {node} timed out after {self.timeout:g}s waiting for evicted pods to go: {names}"
+                )
+            time.sleep(min(0.5, max(0.0, self.deadline - time.time())))
+
+
+def _cordon(api: k8s.KubeClients, targets: list[Any], context: str,
+            cordoned: list[str], steps: list[undo.Step]) -> None:
+    """Cordon the targets not cordoned already, each undo step written first (kept in `steps`)."""
+    log = undo.current()
+    for node in targets:
+        nname = node_targets.node_name(node)
+        if node_targets.unschedulable(node):
+            continue  # cordoned by someone else: not ours to uncordon
+        steps.append(log.record(
+            "uncordon_node", {"node": nname}, f"uncordon node {nname}", **node_targets.context_extra(context)
+        ))
+        node_targets.set_unschedulable(api.core, nname, True)
+        cordoned.append(nname)
 
 
 def drain_nodes(
@@ -254,46 +289,27 @@ def drain_nodes(
     if not targets:
         raise ActivityFailed("no schedulable node matches the drain's target")
     guard.require_node_share(len(targets), len(all_nodes))
-    log = undo.current()
     started = time.time()
-    deadline = started + timeout_s
-    refusals: list[dict[str, Any]] = []
-    counters = {"refusals": 0}
+    drain = _Drain(api, _Selection(pod_selector, opted_in), started + timeout_s, timeout_s, grace, backoff)
     cordoned: list[str] = []
-    results: list[dict[str, Any]] = []
     steps: list[undo.Step] = []
     try:
-        for node in targets:
-            nname = node_targets.node_name(node)
-            if node_targets.unschedulable(node):
-                continue  # cordoned by someone else: not ours to uncordon
-            step = log.record(
-                "uncordon_node", {"node": nname}, f"uncordon node {nname}", **node_targets.context_extra(context)
-            )
-            steps.append(step)
-            node_targets.set_unschedulable(api.core, nname, True)
-            cordoned.append(nname)
-        for node in targets:
-            results.append(
-                _drain_one(
-                    api, node_targets.node_name(node), _Selection(pod_selector, opted_in), deadline, timeout_s,
-                    grace, backoff, refusals, counters,
-                )
-            )
+        _cordon(api, targets, context, cordoned, steps)
+        results = [drain.node(node_targets.node_name(node)) for node in targets]
     except signals.INTERRUPTS:
         logger.warning("drain interrupted: uncordoning the nodes it cordoned")
         _uncordon_now(api, steps)
         raise
     except DrainTimedOut as exc:
-        evidence = {**exc.evidence, "refusals": refusals, "refusals_total": counters["refusals"]}
-        raise DrainTimedOut(f"{exc}; {counters['refusals']} evictions refused", evidence) from None
+        found = {**exc.evidence, "refusals": drain.refusals, "refusals_total": drain.refusals_total}
+        raise DrainTimedOut(f"{exc}; {drain.refusals_total} evictions refused", found) from None
     return {
         "action": "drain_nodes",
         "context": context,
         "nodes": results,
         "cordoned": cordoned,
-        "refusals": refusals,
-        "refusals_total": counters["refusals"],
+        "refusals": drain.refusals,
+        "refusals_total": drain.refusals_total,
         "timeout_s": timeout_s,
         "duration_s": round(time.time() - started, 3),
     }

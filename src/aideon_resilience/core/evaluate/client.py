@@ -15,6 +15,7 @@ inconclusive: its client figures are not those of the load it was meant to drive
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine
+from aideon_resilience.core.loadstats import WindowStat
 from aideon_resilience.core.slo import ClientSlo
 from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
 
@@ -66,49 +67,43 @@ def evaluate_client(slo: ClientSlo, data: RunData, warn_ratio: float) -> SloResu
         return combine(slo.id, "client", slo.weight, slo.description, checks)
 
     if slo.max_error_ratio is not None:
-        requests = sum(w.requests for w in agg)
-        failures = sum(w.failures for w in agg)
-        if requests == 0:
-            checks.append(Check(Status.INCONCLUSIVE, "error ratio: no request recorded"))
-        else:
-            ratio = failures / requests
-            checks.append(
-                Check(
-                    grade_max(ratio, slo.max_error_ratio, warn_ratio),
-                    f"error ratio {ratio:.4f} ({failures}/{requests}), limit {slo.max_error_ratio}",
-                    figures={"error_ratio": Figure(value=ratio, limit=slo.max_error_ratio)},
-                )
-            )
-
+        checks.append(_error_ratio(slo.max_error_ratio, agg, warn_ratio))
     if slo.max_chaos_window_error_ratio is not None:
         checks.append(_chaos_windows(slo, slo.max_chaos_window_error_ratio, data, warn_ratio))
-
     for name, limit, attr in (("p95", slo.p95_ms, "p95_ms"), ("p99", slo.p99_ms, "p99_ms")):
-        if limit is None:
-            continue
-        rows = [
-            (w, float(getattr(w, attr)))
-            for w in agg
-            if getattr(w, attr) is not None and w.requests >= slo.min_window_requests
-        ]
-        if not rows:
-            checks.append(Check(Status.INCONCLUSIVE, f"{name}: no window with a {name} latency"))
-            continue
-        total = sum(w.requests for w, _ in rows)
-        value = sum(w.requests * v for w, v in rows) / total
-        worst_w, worst_v = max(rows, key=lambda r: r[1])
-        checks.append(
-            Check(
-                grade_max(value, limit, warn_ratio),
-                f"{name} {value:.0f} ms (request-weighted over {len(rows)} windows), limit {limit:.0f} ms",
-                figures={f"{name}_ms": Figure(value=value, limit=limit, unit="ms")},
-                items=[
-                    f"worst {name} window {data.rel(worst_w.start)}..{data.rel(worst_w.end)}: "
-                    f"{worst_v:.0f} ms"
-                ],
-            )
-        )
+        if limit is not None:
+            checks.append(_latency(name, limit, attr, slo.min_window_requests, agg, data, warn_ratio))
     return combine(slo.id, "client", slo.weight, slo.description, checks)
+
+
+def _error_ratio(limit: float, agg: list[WindowStat], warn_ratio: float) -> Check:
+    requests = sum(w.requests for w in agg)
+    failures = sum(w.failures for w in agg)
+    if requests == 0:
+        return Check(Status.INCONCLUSIVE, "error ratio: no request recorded")
+    ratio = failures / requests
+    return Check(
+        grade_max(ratio, limit, warn_ratio),
+        f"error ratio {ratio:.4f} ({failures}/{requests}), limit {limit}",
+        figures={"error_ratio": Figure(value=ratio, limit=limit)},
+    )
+
+
+def _latency(name: str, limit: float, attr: str, min_requests: int, agg: list[WindowStat], data: RunData,
+             warn_ratio: float) -> Check:
+    """The request-weighted percentile over the windows with enough requests, and the worst window."""
+    rows = [(w, float(getattr(w, attr))) for w in agg if getattr(w, attr) is not None and w.requests >= min_requests]
+    if not rows:
+        return Check(Status.INCONCLUSIVE, f"{name}: no window with a {name} latency")
+    total = sum(w.requests for w, _ in rows)
+    value = sum(w.requests * v for w, v in rows) / total
+    worst_w, worst_v = max(rows, key=lambda r: r[1])
+    return Check(
+        grade_max(value, limit, warn_ratio),
+        f"{name} {value:.0f} ms (request-weighted over {len(rows)} windows), limit {limit:.0f} ms",
+        figures={f"{name}_ms": Figure(value=value, limit=limit, unit="ms")},
+        items=[f"worst {name} window {data.rel(worst_w.start)}..{data.rel(worst_w.end)}: {worst_v:.0f} ms"],
+    )
 
 
 def _chaos_windows(slo: ClientSlo, limit: float, data: RunData, warn_ratio: float) -> Check:

@@ -1,0 +1,183 @@
+"""The kinds of event a run's `timeline.jsonl` holds, one pydantic model each (`kind` tells
+them apart); `core/timeline.py` reads them into a `Timeline`, `core/timeline_writer.py` writes them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    t: float
+
+
+TimelineEvent = _Event  # the base of every event kind below
+
+
+class WorkloadSample(_Event):
+    kind: Literal["workload"] = "workload"
+    namespace: str
+    name: str
+    workload_kind: str
+    replicas: int
+    ready: int
+    hpa_min: int | None = None
+    hpa_max: int | None = None
+    hpa_current: int | None = None
+    hpa_desired: int | None = None
+    # the reason of the HPA's ScalingActive=False condition (it cannot read its metrics), else None
+    hpa_inactive: str | None = None
+    # optional: the pod template's hostname anti-affinity as the sampler saw it
+    anti_affinity: Literal["required", "preferred", "none"] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PdbSample(_Event):
+    kind: Literal["pdb"] = "pdb"
+    namespace: str
+    name: str
+    current_healthy: int
+    desired_healthy: int
+    disruptions_allowed: int
+    expected_pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PlacementSample(_Event):
+    kind: Literal["placement"] = "placement"
+    namespace: str
+    workload: str
+    node: str
+    zone: str | None = None
+    pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+
+class PendingSample(_Event):
+    kind: Literal["pending"] = "pending"
+    namespace: str
+    workload: str
+    pods: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+
+class NodeSample(_Event):
+    kind: Literal["node"] = "node"
+    name: str
+    zone: str | None = None
+    ready: bool
+    unschedulable: bool
+
+
+class EjectionEvent(_Event):
+    kind: Literal["ejection"] = "ejection"
+    service: str
+    backend: str
+    state: Literal["down", "up"]
+
+
+class EvictionRefused(_Event):
+    kind: Literal["eviction_refused"] = "eviction_refused"
+    namespace: str
+    pod: str
+    pdb: str | None = None
+    node: str | None = None
+
+
+class LoadWorkersEvent(_Event):
+    """The Locust master's connected workers changed (a drop-out, or a worker back)."""
+
+    kind: Literal["load_workers"] = "load_workers"
+    workers: int
+    previous: int
+    started: int | None = None  # workers the run started
+
+
+class ChaosActivity(_Event):
+    kind: Literal["chaos"] = "chaos"
+    experiment: str
+    activity: str
+    type: Literal["action", "probe", "rollback"]
+    start: float
+    end: float
+    status: Literal["succeeded", "failed"]
+
+
+class ExperimentEvent(_Event):
+    kind: Literal["experiment"] = "experiment"
+    experiment: str
+    start: float
+    end: float
+    status: str
+    deviated: bool
+    title: str | None = None
+    # from the journal's summary (absent in timelines written before they were recorded)
+    held: bool | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ModelledLoadSample(_Event):
+    """Modelled users at an instant of a rehearsal (no real traffic) and, for that many users,
+    the replicas the capacity plan says each workload needs (`name` -> replicas)."""
+
+    kind: Literal["modelled_load"] = "modelled_load"
+    users: int
+    needed: dict[str, int] = Field(default_factory=dict)
+
+
+class EvidenceGap(_Event):
+    """A stretch of the run a sampler watch could not see (API server down or restarting): written
+    when the watch resumes (`t`), from `start`. Evidence of that stream inside it is missing."""
+
+    kind: Literal["evidence_gap"] = "evidence_gap"
+    stream: str  # nodes, pods, deployments, statefulsets, hpas or pdbs
+    start: float
+    reason: str = ""
+
+
+Event = Annotated[
+    WorkloadSample
+    | PdbSample
+    | PlacementSample
+    | PendingSample
+    | NodeSample
+    | EjectionEvent
+    | EvictionRefused
+    | LoadWorkersEvent
+    | ChaosActivity
+    | ExperimentEvent
+    | ModelledLoadSample
+    | EvidenceGap,
+    Field(discriminator="kind"),
+]
+KINDS = (
+    "workload",
+    "pdb",
+    "placement",
+    "pending",
+    "node",
+    "ejection",
+    "eviction_refused",
+    "load_workers",
+    "chaos",
+    "experiment",
+    "modelled_load",
+    "evidence_gap",
+)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_LIST_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
