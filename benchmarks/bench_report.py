@@ -122,7 +122,7 @@ def stage_times(run_dir: Path, repeat: int) -> dict[str, float]:
     """Where the time goes: loading and validating, evaluating, drawing the charts."""
     from aideon_resilience.core.evaluate import evaluate
     from aideon_resilience.core.report.charts import render_charts
-    from aideon_resilience.core.rundir import load_run
+    from aideon_resilience.core.report.rundir import load_run
 
     run = load_run(run_dir)
     return {

@@ -4,7 +4,7 @@
 
 Each script is bounded (at most about two minutes) and uses loopback only. Figures go into
 benchmarks/README.md by hand, with the date and the command; the worker capacity the plan reads
-(src/aideon_resilience/core/capacity.json) is refreshed with --update-capacity.
+(src/aideon_resilience/core/plan/capacity.json) is refreshed with --update-capacity.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CAPACITY = HERE.parent / "src" / "aideon_resilience" / "core" / "capacity.json"
+CAPACITY = HERE.parent / "src" / "aideon_resilience" / "core" / "plan" / "capacity.json"
 TIMEOUT_S = 420
 
 

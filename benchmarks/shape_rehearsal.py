@@ -28,8 +28,8 @@ from aideon_resilience.adapters.kube.modelled_cpu import ModelledCpu
 from aideon_resilience.adapters.kube.volumes import provision_local_volumes
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
-from aideon_resilience.core.loadmodel import UserSchedule, hpa_desired, pod_cpu_millis, service_rps
-from aideon_resilience.core.shape import load_cluster_shape
+from aideon_resilience.core.config.shape import load_cluster_shape
+from aideon_resilience.core.plan.loadmodel import UserSchedule, hpa_desired, pod_cpu_millis, service_rps
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_UTILIZATION = 0.7

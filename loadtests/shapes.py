@@ -9,7 +9,7 @@ AIDEON_SURGE_PHASES); run by hand without them, the shapes read
 StagedRamp climbs at the spawn rate to each stage's share of the users (10%, 25%, 50%, 75%,
 100% by default), holds, climbs on, and holds the users until AIDEON_SHAPE_SECONDS. Surge holds a
 base load, jumps to the peak for the autoscaling experiment, drops back and stops. `tick()` runs
-on the master. The stage arithmetic lives in aideon_resilience.core.loadshape.
+on the master. The stage arithmetic lives in aideon_resilience.core.config.loadshape.
 """
 
 from __future__ import annotations

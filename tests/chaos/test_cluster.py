@@ -24,7 +24,7 @@ import yaml
 
 from aideon_resilience.chaos import rollback, undo
 from aideon_resilience.chaos.actions import DrainTimedOut, drain_nodes, uncordon_nodes
-from aideon_resilience.core.journal import read_journal
+from aideon_resilience.core.evidence.journal import read_journal
 from tests.adapters.localcluster.kubehelpers import wait_for
 
 pytestmark = pytest.mark.cluster

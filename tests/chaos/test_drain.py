@@ -10,7 +10,7 @@ import pytest
 
 from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.actions import DrainTimedOut, drain_nodes, uncordon_nodes
-from aideon_resilience.core.timeline import parse_event
+from aideon_resilience.core.evidence.timeline import parse_event
 from aideon_resilience.errors import SafetyRefusal
 from tests.chaos.fakekube import FakeKube, api_error, pdb, pod
 

@@ -14,7 +14,7 @@ from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.actions import fail_backend, recover_backend
 from aideon_resilience.chaos.controls import load as load_control
 from aideon_resilience.chaos.probes import client_slo
-from aideon_resilience.core.loadstats import read_windows
+from aideon_resilience.core.evidence.loadstats import read_windows
 
 REPO = Path(__file__).resolve().parents[2]
 

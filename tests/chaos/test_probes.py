@@ -20,7 +20,7 @@ from aideon_resilience.chaos.probes import (
     proxy_ejections,
     workload_ready,
 )
-from aideon_resilience.core.loadstats import WindowStat, write_windows
+from aideon_resilience.core.evidence.loadstats import WindowStat, write_windows
 from tests.chaos.fakekube import FakeKube, pdb, pod
 from tests.chaos.loopback import serve
 

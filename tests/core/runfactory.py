@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.core.evaluate import RunData
-from aideon_resilience.core.loadstats import WindowStat, write_windows
-from aideon_resilience.core.slo import SloFile
-from aideon_resilience.core.timeline import Timeline, parse_event
+from aideon_resilience.core.evaluate.slo import SloFile
+from aideon_resilience.core.evidence.loadstats import WindowStat, write_windows
+from aideon_resilience.core.evidence.timeline import Timeline, parse_event
 
 T0 = 1_800_000_000.0
 NS = "aideon-backend"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aideon_resilience.core.gateconfig import load_gate_config
-from aideon_resilience.core.plan import WorkerCapacity, load_capacity, workers_needed
+from aideon_resilience.core.config.gate import load_gate_config
+from aideon_resilience.core.plan.capacity import WorkerCapacity, load_capacity, workers_needed
 from aideon_resilience.errors import InputFileError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from aideon_resilience.core.journal import read_journal, summarize_journal
-from aideon_resilience.core.timeline import Timeline, parse_event
+from aideon_resilience.core.evidence.journal import read_journal, summarize_journal
+from aideon_resilience.core.evidence.timeline import Timeline, parse_event
 from aideon_resilience.errors import InputFileError
 
 T0 = "2026-11-27T10:00:00+00:00"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from aideon_resilience.core import plan as pl
-from aideon_resilience.core.loadmodel import UserSchedule, hpa_desired, pod_cpu_millis, service_rps
+from aideon_resilience.core.plan import capacity as pl
+from aideon_resilience.core.plan.loadmodel import UserSchedule, hpa_desired, pod_cpu_millis, service_rps
 from aideon_resilience.core.profiles import PROFILES, service_rps_per_user
 
 CAP = pl.WorkerCapacity(users_per_worker=10_000, rps_per_worker=2_000, memory_per_user_kib=24,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aideon_resilience.core.evaluate import evaluate
-from aideon_resilience.core.loadstats import add_extra_load, write_windows
-from aideon_resilience.core.rundir import load_run
-from aideon_resilience.core.verdict import Status
+from aideon_resilience.core.evaluate.verdict import Status
+from aideon_resilience.core.evidence.loadstats import add_extra_load, write_windows
+from aideon_resilience.core.report.rundir import load_run
 from tests.core.runfactory import T0, healthy_events, healthy_windows, window, write_run_dir
 
 

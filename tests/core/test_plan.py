@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aideon_resilience.cli.main import main
-from aideon_resilience.core import plan as pl
+from aideon_resilience.core.plan import capacity as pl
 from aideon_resilience.core.profiles import PROFILES, replica_rps, service_rps_per_user
 from aideon_resilience.errors import InputFileError
 

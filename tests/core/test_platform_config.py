@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aideon_resilience.core.platform_config import platform_config
+from aideon_resilience.core.config.platform import platform_config
 from aideon_resilience.errors import UsageError
 
 GOOD = {"ENVIRONMENT": "development", "LOG_LEVEL": "debug", "FEATURE_FLAGS": "streaming-responses, model-routing"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.rehearsal import REHEARSAL_FILE, load_rehearsal_config
+from aideon_resilience.core.config.rehearsal import REHEARSAL_FILE, load_rehearsal_config
 from aideon_resilience.errors import InputFileError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.slo import FAMILIES, ClientSlo, HpaSlo, load_slos
+from aideon_resilience.core.evaluate.slo import FAMILIES, ClientSlo, HpaSlo, load_slos
 from aideon_resilience.errors import InputFileError
 from tests.core.runfactory import SLO_YAML
 
@@ -92,7 +92,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_slos_judge_the_runs_they_name() -> None:
-    from aideon_resilience.core.slo import SloFile
+    from aideon_resilience.core.evaluate.slo import SloFile
 
     slos = SloFile.model_validate({"environment": "t", "slos": [
         {"id": "a", "family": "experiments"},

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.timeline import ChaosActivity, WorkloadSample, load_timeline, matches
+from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSample, load_timeline, matches
 from aideon_resilience.errors import InputFileError
 from tests.core.runfactory import T0, healthy_events, placement, timeline, workload
 
@@ -80,8 +80,8 @@ def test_matches_patterns() -> None:
 
 def test_journal_reader_events_are_timeline_events() -> None:
     """Contract with core.journal: the chaos/experiment events it derives load as timeline events."""
-    from aideon_resilience.core.journal import summarize_journal
-    from aideon_resilience.core.timeline import ExperimentEvent, parse_event
+    from aideon_resilience.core.evidence.journal import summarize_journal
+    from aideon_resilience.core.evidence.timeline import ExperimentEvent, parse_event
 
     journal = {
         "experiment": {"title": "Killing a share of the gateway's pods keeps it serving"},

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.timeline import EvictionRefused, NodeSample, load_timeline
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline import EvictionRefused, NodeSample, load_timeline
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "aideon_resilience"
 
@@ -53,4 +53,4 @@ def test_nothing_else_writes_a_timeline_file() -> None:
         text = module.read_text(encoding="utf-8")
         if re.search(r"TIMELINE_FILE\)?\.open\(|O_APPEND|timeline\.jsonl\"\)\.open\(", text):
             writers.append(module.relative_to(SRC).as_posix())
-    assert writers == ["core/timeline_writer.py"]
+    assert writers == ["core/evidence/timeline_writer.py"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aideon_resilience.core.verdict import (
+from aideon_resilience.core.evaluate.verdict import (
     SloResult,
     Status,
     build_verdict,

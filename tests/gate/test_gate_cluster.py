@@ -14,9 +14,9 @@ from aideon_resilience.adapters.dataplane import dataplane_state
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.cli.main import main
-from aideon_resilience.core.journal import read_journal
-from aideon_resilience.core.loadstats import AGGREGATED, read_windows
-from aideon_resilience.core.rundir import REPORT_FILES
+from aideon_resilience.core.evidence.journal import read_journal
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, read_windows
+from aideon_resilience.core.report.rundir import REPORT_FILES
 from tests.adapters.localcluster.kubehelpers import wait_for
 from tests.conftest import REPO, KubeCluster
 from tests.standins import standin_state

@@ -11,12 +11,12 @@ import pytest
 
 from aideon_resilience.chaos import undo
 from aideon_resilience.cli.main import main
+from aideon_resilience.core.config.gate import LoadConfig
 from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.evaluate.client import evaluate_client
-from aideon_resilience.core.gateconfig import LoadConfig
-from aideon_resilience.core.loadstats import AGGREGATED, read_windows, worker_changes
-from aideon_resilience.core.slo import ClientSlo
-from aideon_resilience.core.verdict import Status
+from aideon_resilience.core.evaluate.slo import ClientSlo
+from aideon_resilience.core.evaluate.verdict import Status
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, read_windows, worker_changes
 from aideon_resilience.gate.load_process import load_environment, locust_command, start_load, worker_command
 from tests.loadtests.conftest import LOCUSTFILE, standin  # noqa: F401  (the stand-in fixture)
 

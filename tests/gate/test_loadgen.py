@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from aideon_resilience.chaos import rollback, scale, undo
-from aideon_resilience.core.gateconfig import load_gate_config
-from aideon_resilience.core.plan import load_capacity, workers_needed
+from aideon_resilience.core.config.gate import load_gate_config
+from aideon_resilience.core.plan.capacity import load_capacity, workers_needed
 from aideon_resilience.errors import InfrastructureError
 from aideon_resilience.gate import loadgen
 from aideon_resilience.gate.targets import LoadSpec, RemoteTarget

@@ -167,7 +167,7 @@ def test_a_load_its_workers_cannot_carry_is_refused_by_the_cli_in_one_line(
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"aideon-resilience: {gate}: load.workers: 1 worker carries 13,000 users by the measured capacity "
-                   "(13,000 each, core/capacity.json), fewer than users 20,000; the plan needs 2 (or say auto)"]
+                   "(13,000 each, core/plan/capacity.json), fewer than users 20,000; the plan needs 2 (or say auto)"]
     assert not out.exists()
 
 

@@ -14,8 +14,8 @@ import pytest
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
 from aideon_resilience.cli.main import main
-from aideon_resilience.core.rundir import REPORT_FILES
-from aideon_resilience.core.timeline import load_timeline
+from aideon_resilience.core.evidence.timeline import load_timeline
+from aideon_resilience.core.report.rundir import REPORT_FILES
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aideon_resilience.cli.gate import status_text
-from aideon_resilience.core.loadstats import WindowStat, write_windows
+from aideon_resilience.core.evidence.loadstats import WindowStat, write_windows
 from aideon_resilience.gate.status import RunStatus, latest_window
 
 

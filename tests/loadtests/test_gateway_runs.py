@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aideon_resilience.adapters.localhost import free_port
-from aideon_resilience.core.loadstats import AGGREGATED, read_windows
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, read_windows
 from aideon_resilience.core.profiles import ROUTES
 
 from .conftest import BIN, LOCUSTFILE, REPO, locust_env, run_locust

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aideon_resilience.core.plan import load_capacity
+from aideon_resilience.core.plan.capacity import load_capacity
 
 from .conftest import REPO
 

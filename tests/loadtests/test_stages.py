@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from aideon_resilience.adapters.locust import stages as st
-from aideon_resilience.core.gateconfig import load_gate_config, shape_environment
-from aideon_resilience.core.loadshape import ramp_seconds, ramp_stages, stage_at, surge_stages
+from aideon_resilience.core.config.gate import load_gate_config, shape_environment
+from aideon_resilience.core.config.loadshape import ramp_seconds, ramp_stages, stage_at, surge_stages
 from aideon_resilience.settings import Settings
 
 from .conftest import REPO

@@ -18,8 +18,8 @@ import kubernetes_validate
 import pytest
 
 from aideon_resilience.adapters.kustomize import build
+from aideon_resilience.core.config.shape import ClusterShape, load_cluster_shape
 from aideon_resilience.core.lint import LintContext, Severity, lint
-from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 ENVIRONMENTS = ["development", "staging", "production", "local"]

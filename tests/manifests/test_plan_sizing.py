@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from aideon_resilience.cli.main import main
-from aideon_resilience.core.gateconfig import load_gate_config
+from aideon_resilience.core.config.gate import load_gate_config
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 README = MANIFESTS / "README.md"

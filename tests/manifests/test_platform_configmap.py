@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from aideon_resilience.core.platform_config import CONFIGMAP_NAME, KEYS, platform_config
+from aideon_resilience.core.config.platform import CONFIGMAP_NAME, KEYS, platform_config
 from tests.manifests.test_manifests import ENVIRONMENTS, MANIFESTS, TIERS, WORKLOADS, container, of_kind, rendered
 
 

@@ -14,8 +14,8 @@ import logging
 from pathlib import Path
 
 from aideon_resilience.chaos import undo
-from aideon_resilience.core.timeline import TimelineEvent
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 from aideon_resilience.settings import settings
 
 logger = logging.getLogger("chaostoolkit")

@@ -17,7 +17,7 @@ from aideon_resilience.cli.report import print_verdict
 from aideon_resilience.settings import settings
 
 if TYPE_CHECKING:
-    from aideon_resilience.core.verdict import Verdict
+    from aideon_resilience.core.evaluate.verdict import Verdict
     from aideon_resilience.gate import GateOptions, RunStatus
 
 # The gate package imports the Kubernetes client, Locust's helpers and the report renderer

@@ -103,7 +103,7 @@ def context_for(path: Path, nodes: int | None) -> tuple[LintContext, str]:
     shape_file = find_shape_file(path)
     shape = None
     if shape_file is not None:
-        from aideon_resilience.core.shape import load_cluster_shape  # pydantic (about 0.1 s): only with a shape
+        from aideon_resilience.core.config.shape import load_cluster_shape  # pydantic (about 0.1 s): only with a shape
 
         shape = load_cluster_shape(shape_file)
     zones = shape.zone_count if shape is not None else None

@@ -27,9 +27,9 @@ def plan(
 ) -> None:
     """Capacity plan toward N users: load workers, replicas per service vs HPA bounds, nodes."""
     from aideon_resilience.adapters.kustomize import build
-    from aideon_resilience.core.plan import ClusterBounds, load_capacity, make_plan, render_text, to_json
-    from aideon_resilience.core.plan_bounds import bounds_from_objects
-    from aideon_resilience.core.shape import load_cluster_shape
+    from aideon_resilience.core.config.shape import load_cluster_shape
+    from aideon_resilience.core.plan.bounds import bounds_from_objects
+    from aideon_resilience.core.plan.capacity import ClusterBounds, load_capacity, make_plan, render_text, to_json
 
     if users <= 0:
         raise UsageError(f"plan: --users: {users} must be a positive number of users")

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from aideon_resilience.core.verdict import Verdict
+    from aideon_resilience.core.evaluate.verdict import Verdict
 
 
 def report(
@@ -37,7 +37,7 @@ def report(
 
 def print_verdict(verdict: Verdict, run_dir: Path) -> None:
     """The verdict, one line per SLO and the regressions, as `report` and `gate` show them."""
-    from aideon_resilience.core.rundir import HTML_FILE
+    from aideon_resilience.core.report.rundir import HTML_FILE
 
     out = Console(highlight=False, soft_wrap=True)
     out.print(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aideon_resilience.core.platform_config import KEYS, PlatformConfig, platform_config
+from aideon_resilience.core.config.platform import KEYS, PlatformConfig, platform_config
 from aideon_resilience.errors import UsageError
 from aideon_resilience.settings import settings
 

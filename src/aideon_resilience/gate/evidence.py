@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aideon_resilience.core.timeline import TimelineEvent
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 from aideon_resilience.gate.experiments import ExperimentRun
 
 

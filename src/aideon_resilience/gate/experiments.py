@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aideon_resilience.chaos.processes import ProcessUndo
 from aideon_resilience.chaos.undo import UndoLog
-from aideon_resilience.core.journal import JournalSummary, read_journal
+from aideon_resilience.core.evidence.journal import JournalSummary, read_journal
 from aideon_resilience.errors import AideonError
 from aideon_resilience.settings import settings
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aideon_resilience.core.gateconfig import LoadConfig
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.config.gate import LoadConfig
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from aideon_resilience.adapters.localhost import free_port
 from aideon_resilience.adapters.locust.command import headless_command, python_locust
 from aideon_resilience.chaos.processes import ProcessUndo
 from aideon_resilience.chaos.undo import UndoLog
-from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
-from aideon_resilience.core.rundir import gate_undo_dir
+from aideon_resilience.core.config.gate import LoadConfig, shape_environment
+from aideon_resilience.core.report.rundir import gate_undo_dir
 from aideon_resilience.gate.load_handle import LoadSpec, locust_environment
 from aideon_resilience.gate.options import Progress
 from aideon_resilience.settings import settings

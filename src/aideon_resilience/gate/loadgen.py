@@ -2,7 +2,7 @@
 
 The gate renders the load generator's objects for the environment's gate.yaml `load` block: the
 workers Deployment at the plan's worker count with requests derived from the measured capacity
-(`core/capacity.json`), the master told to expect every worker, to start on its own once they
+(`core/plan/capacity.json`), the master told to expect every worker, to start on its own once they
 joined (`--autostart`) and to run the shape with the gate.yaml figures. Before anything is applied
 an undo step (`scale_to_zero`, `chaos.scale`) is written into the run directory; the gate then
 applies the objects, waits until the master sees every worker, and at the end (or on an
@@ -28,8 +28,8 @@ from aideon_resilience.adapters.kube.apply import apply_objects, kubectl
 from aideon_resilience.adapters.kustomize import KubeObject
 from aideon_resilience.chaos import undo
 from aideon_resilience.chaos.scale import SCALE_TO_ZERO, scale_args
-from aideon_resilience.core.gateconfig import LoadConfig, shape_environment
-from aideon_resilience.core.plan import WorkerCapacity
+from aideon_resilience.core.config.gate import LoadConfig, shape_environment
+from aideon_resilience.core.plan.capacity import WorkerCapacity
 from aideon_resilience.errors import InfrastructureError
 from aideon_resilience.gate.options import Progress
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from kubernetes import client
 
 from aideon_resilience.adapters.kube.modelled_cpu import ModelledCpu
-from aideon_resilience.core.loadmodel import UserSchedule
-from aideon_resilience.core.plan import ClusterBounds, ServiceBounds, WorkerCapacity, make_plan
-from aideon_resilience.core.timeline import ModelledLoadSample
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline import ModelledLoadSample
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
+from aideon_resilience.core.plan.capacity import ClusterBounds, ServiceBounds, WorkerCapacity, make_plan
+from aideon_resilience.core.plan.loadmodel import UserSchedule
 
 TICK_S = 5.0
 

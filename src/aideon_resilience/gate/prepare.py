@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 from aideon_resilience.chaos.guard import LOOPBACK_HOSTS, check_limits
 from aideon_resilience.chaos.validate import check_experiment
-from aideon_resilience.core.gateconfig import GATE_FILE, GateConfig, load_gate_config
-from aideon_resilience.core.rehearsal import REHEARSAL_FILE, RehearsalConfig, load_rehearsal_config
-from aideon_resilience.core.rundir import RUN_FILE
-from aideon_resilience.core.shape import ClusterShape, load_cluster_shape
-from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
+from aideon_resilience.core.config.gate import GATE_FILE, GateConfig, load_gate_config
+from aideon_resilience.core.config.rehearsal import REHEARSAL_FILE, RehearsalConfig, load_rehearsal_config
+from aideon_resilience.core.config.shape import ClusterShape, load_cluster_shape
+from aideon_resilience.core.evaluate.slo import SLO_FILE, RunKind, SloFile, load_slos
+from aideon_resilience.core.report.rundir import RUN_FILE
 from aideon_resilience.errors import InputFileError, SafetyRefusal, UsageError
 from aideon_resilience.gate.options import GateOptions
 from aideon_resilience.gate.targets import RehearsalTarget, Target, target_for

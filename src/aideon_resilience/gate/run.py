@@ -21,9 +21,13 @@ from aideon_resilience import __version__
 from aideon_resilience.adapters.kube.budgets import wait_budgets_healthy
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kube.sampler import Sampler
-from aideon_resilience.core.loadstats import read_windows, worker_changes
+from aideon_resilience.core.evaluate.slo import SLO_FILE, HpaSlo
+from aideon_resilience.core.evaluate.verdict import Verdict
+from aideon_resilience.core.evidence.loadstats import read_windows, worker_changes
+from aideon_resilience.core.evidence.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 from aideon_resilience.core.report import render_run
-from aideon_resilience.core.rundir import (
+from aideon_resilience.core.report.rundir import (
     JOURNALS_DIR,
     RUN_FILE,
     TIMELINE_FILE,
@@ -32,10 +36,6 @@ from aideon_resilience.core.rundir import (
     RunMeta,
     gate_undo_dir,
 )
-from aideon_resilience.core.slo import SLO_FILE, HpaSlo
-from aideon_resilience.core.timeline import TimelineEvent
-from aideon_resilience.core.timeline_writer import TimelineWriter
-from aideon_resilience.core.verdict import Verdict
 from aideon_resilience.errors import InfrastructureError, InputFileError
 from aideon_resilience.gate.evidence import merge_into_timeline
 from aideon_resilience.gate.experiments import ExperimentRun, run_experiment

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aideon_resilience.core.loadstats import AGGREGATED, WindowStat
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
 
 
 @dataclass

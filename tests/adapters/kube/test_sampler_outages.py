@@ -22,8 +22,8 @@ from aideon_resilience.adapters.kube.sampler import Sampler
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.core.evaluate import RunData
 from aideon_resilience.core.evaluate.gaps import gaps_for
-from aideon_resilience.core.timeline import load_timeline
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline import load_timeline
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 from tests.adapters.localcluster.kubehelpers import deployment, namespace, running, wait_for
 from tests.conftest import KubeCluster
 

@@ -6,7 +6,7 @@ import pytest
 
 from aideon_resilience.adapters.locust.window_book import SecondBook, WindowBook, percentile, round_ms
 from aideon_resilience.adapters.locust.windows import parse_window_seconds
-from aideon_resilience.core.loadstats import AGGREGATED, WindowStat
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
 
 
 def test_round_ms_like_locust() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate import evaluate
-from aideon_resilience.core.slo import SloFile
-from aideon_resilience.core.verdict import Status
+from aideon_resilience.core.evaluate.slo import SloFile
+from aideon_resilience.core.evaluate.verdict import Status
 from tests.core.runfactory import SLO_YAML, T0, ev, healthy_events, healthy_windows, run_data
 
 

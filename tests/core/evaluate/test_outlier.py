@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from aideon_resilience.core.verdict import Status
+from aideon_resilience.core.evaluate.verdict import Status
 from tests.core.runfactory import healthy_events, healthy_windows, result, run_data, without
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aideon_resilience.core.verdict import Status
+from aideon_resilience.core.evaluate.verdict import Status
 from tests.core.runfactory import GW, NS, chaos, ev, experiment, node, placement, result, run_data, workload
 
 SLOS = """

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.core.evaluate.verdict import Verdict
 from aideon_resilience.core.report import render_run
-from aideon_resilience.core.verdict import Verdict
 from tests.core.runfactory import healthy_events, healthy_windows, placement, write_run_dir
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.core.evaluate.verdict import Evidence, Figure, SloResult, Status, Verdict, build_verdict
 from aideon_resilience.core.report.baseline import compare, compare_verdicts
-from aideon_resilience.core.verdict import Evidence, Figure, SloResult, Status, Verdict, build_verdict
 from aideon_resilience.errors import InputFileError
 
 
@@ -39,7 +39,7 @@ def test_missing_slo_is_flagged() -> None:
 
 
 def test_compare_reads_the_baseline_run_dir(tmp_path: Path) -> None:
-    from aideon_resilience.core.verdict import write_verdict
+    from aideon_resilience.core.evaluate.verdict import write_verdict
 
     write_verdict(tmp_path / "verdict.json", _v(Status.PASS, 10))
     assert [g.kind for g in compare(_v(Status.FAIL, 10), tmp_path)] == ["status"]

@@ -4,7 +4,7 @@ import base64
 import re
 from pathlib import Path
 
-from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.core.evaluate.verdict import Verdict
 
 CHARTS = ("load", "latency", "errors", "replicas", "pdbs", "nodes")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.core.evaluate.verdict import Verdict
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -3,7 +3,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.core.evaluate.verdict import Verdict
 
 
 def _cases(run_dir: Path) -> tuple[ET.Element, list[ET.Element]]:

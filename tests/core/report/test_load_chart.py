@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate.client import evaluate_client
+from aideon_resilience.core.evaluate.slo import ClientSlo
+from aideon_resilience.core.evaluate.verdict import Status
 from aideon_resilience.core.report.chart_canvas import TimeAxis
 from aideon_resilience.core.report.client_charts import chart_load
-from aideon_resilience.core.slo import ClientSlo
-from aideon_resilience.core.verdict import Status
 from tests.core.runfactory import healthy_events, healthy_windows, run_data
 
 

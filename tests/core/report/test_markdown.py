@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.core.evaluate.verdict import Verdict
 
 
 def test_markdown_has_verdict_and_table(mixed_run: tuple[Path, Verdict]) -> None:
@@ -19,9 +19,9 @@ def test_markdown_has_verdict_and_table(mixed_run: tuple[Path, Verdict]) -> None
 
 
 def test_markdown_escapes_pipes() -> None:
+    from aideon_resilience.core.evaluate.verdict import SloResult, Status, build_verdict
     from aideon_resilience.core.report.markdown import render_markdown
-    from aideon_resilience.core.rundir import RunMeta
-    from aideon_resilience.core.verdict import SloResult, Status, build_verdict
+    from aideon_resilience.core.report.rundir import RunMeta
 
     v = build_verdict([SloResult(id="a", family="client", status=Status.PASS, weight=1, message="x | y")])
     md = render_markdown(v, RunMeta(run_id="r", env="e", started=0))

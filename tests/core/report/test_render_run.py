@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aideon_resilience.cli.main import main
+from aideon_resilience.core.evaluate.verdict import Status, Verdict, read_verdict
 from aideon_resilience.core.report import evaluate_run, render_run
-from aideon_resilience.core.rundir import load_run
-from aideon_resilience.core.verdict import Status, Verdict, read_verdict
+from aideon_resilience.core.report.rundir import load_run
 from tests.core.runfactory import healthy_events, healthy_windows, write_run_dir
 
 REPORTS = ("index.html", "report.md", "verdict.json", "junit.xml")

@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
-from aideon_resilience.core.timeline import TimelineEvent, parse_event
+from aideon_resilience.core.evidence.timeline import TimelineEvent, parse_event
 
 STATE_NAME = "state.json"
 EJECTIONS_NAME = "ejections.jsonl"

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
-from aideon_resilience.core.loadmodel import pod_cpu_millis, service_rps
+from aideon_resilience.core.plan.loadmodel import pod_cpu_millis, service_rps
 from aideon_resilience.core.profiles import PROFILES
 
 USAGE_CPU_ANNOTATION = "kwok.x-k8s.io/usage-cpu"

@@ -1,7 +1,7 @@
 """The evidence sampler: watches (not repeated lists) of the cluster, written as a timeline.
 
 One thread per resource kind follows a watch from a resource version and turns each event
-into timeline records (see `aideon_resilience.core.timeline`): workload replicas with the HPA's
+into timeline records (see `aideon_resilience.core.evidence.timeline`): workload replicas with the HPA's
 bounds and current/desired counts, each PDB's healthy/minimum/disruptions allowed, running pods
 per node and zone, pending pods, node conditions. A record is written only when what it says
 changed. An expired watch (410 Gone) is resumed with a fresh list, as client-go's reflector does.
@@ -22,7 +22,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
-from aideon_resilience.core.timeline import (
+from aideon_resilience.core.evidence.timeline import (
     EvidenceGap,
     NodeSample,
     PdbSample,
@@ -31,7 +31,7 @@ from aideon_resilience.core.timeline import (
     TimelineEvent,
     WorkloadSample,
 )
-from aideon_resilience.core.timeline_writer import TimelineWriter
+from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

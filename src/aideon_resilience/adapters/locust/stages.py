@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from aideon_resilience.core.gateconfig import GATE_FILE, LoadConfig, load_gate_config, shape_environment
-from aideon_resilience.core.loadshape import Stage, parse_phases, ramp_stages, stage_at, surge_stages
+from aideon_resilience.core.config.gate import GATE_FILE, LoadConfig, load_gate_config, shape_environment
+from aideon_resilience.core.config.loadshape import Stage, parse_phases, ramp_stages, stage_at, surge_stages
 from aideon_resilience.errors import AideonError
 from aideon_resilience.settings import Settings, settings
 

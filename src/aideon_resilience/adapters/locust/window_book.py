@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aideon_resilience.core.loadstats import AGGREGATED, WindowStat
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
 
 log = logging.getLogger("aideon.windows")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.adapters.locust.window_book import SecondBook, WindowBook
-from aideon_resilience.core.loadstats import write_windows
+from aideon_resilience.core.evidence.loadstats import write_windows
 
 log = logging.getLogger("aideon.windows")
 

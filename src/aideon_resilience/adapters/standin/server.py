@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from aideon_resilience.adapters.standin.http import HttpProtocol, Request, Response, json_body
 from aideon_resilience.adapters.standin.metrics import Metrics
 from aideon_resilience.adapters.standin.upstream import UpstreamPool, is_loopback_host
-from aideon_resilience.core.platform_config import PlatformConfig
+from aideon_resilience.core.config.platform import PlatformConfig
 from aideon_resilience.core.profiles import ROUTES, Route, ServiceProfile, match_route, next_hop, profile
 from aideon_resilience.core.profiles import sample_latency_ms as _sample
 from aideon_resilience.errors import SafetyRefusal

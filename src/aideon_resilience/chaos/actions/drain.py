@@ -17,7 +17,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import evidence, guard, k8s, node_targets, selectors, signals, undo
-from aideon_resilience.core.timeline import EvictionRefused
+from aideon_resilience.core.evidence.timeline import EvictionRefused
 
 logger = logging.getLogger("chaostoolkit")
 

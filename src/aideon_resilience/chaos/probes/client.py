@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.chaos import guard
-from aideon_resilience.core.loadstats import AGGREGATED, read_windows
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, read_windows
 from aideon_resilience.settings import settings
 
 __all__ = ["client_slo"]

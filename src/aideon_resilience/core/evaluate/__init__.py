@@ -15,9 +15,9 @@ from aideon_resilience.core.evaluate.outlier import evaluate_outlier
 from aideon_resilience.core.evaluate.pdb import evaluate_pdb
 from aideon_resilience.core.evaluate.plan_replicas import evaluate_plan_replicas
 from aideon_resilience.core.evaluate.recovery import evaluate_recovery
+from aideon_resilience.core.evaluate.slo import SloFile
+from aideon_resilience.core.evaluate.verdict import SloResult, Verdict, build_verdict
 from aideon_resilience.core.evaluate.zone_capacity import evaluate_zone_capacity
-from aideon_resilience.core.slo import SloFile
-from aideon_resilience.core.verdict import SloResult, Verdict, build_verdict
 
 __all__ = ["RunData", "evaluate", "evaluate_one"]
 

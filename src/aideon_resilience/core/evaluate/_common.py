@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from aideon_resilience.core.loadstats import AGGREGATED, WindowStat
-from aideon_resilience.core.timeline import Timeline
-from aideon_resilience.core.verdict import SEVERITY, Evidence, Figure, SloResult, Status, worst
+from aideon_resilience.core.evaluate.verdict import SEVERITY, Evidence, Figure, SloResult, Status, worst
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
+from aideon_resilience.core.evidence.timeline import Timeline
 
 
 @dataclass

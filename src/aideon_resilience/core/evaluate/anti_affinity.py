@@ -10,9 +10,9 @@ seen in placements when nodes were not sampled). Pods left Pending are listed as
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, limit_items
-from aideon_resilience.core.slo import AntiAffinitySlo
-from aideon_resilience.core.timeline import PlacementSample, Timeline, matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evaluate.slo import AntiAffinitySlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evidence.timeline import PlacementSample, Timeline, matches
 
 
 def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: float) -> SloResult:

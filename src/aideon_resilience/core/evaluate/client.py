@@ -15,9 +15,9 @@ inconclusive: its client figures are not those of the load it was meant to drive
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine
-from aideon_resilience.core.loadstats import WindowStat
-from aideon_resilience.core.slo import ClientSlo
-from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evaluate.slo import ClientSlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evidence.loadstats import WindowStat
 
 
 def worker_loss(data: RunData) -> Check | None:

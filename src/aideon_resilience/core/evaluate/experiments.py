@@ -9,9 +9,9 @@ timeline (`kind: experiment`, with `held` and the reasons it did not hold). A na
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine
-from aideon_resilience.core.slo import ExperimentsSlo
-from aideon_resilience.core.timeline import ExperimentEvent, matches
-from aideon_resilience.core.verdict import SloResult, Status
+from aideon_resilience.core.evaluate.slo import ExperimentsSlo
+from aideon_resilience.core.evaluate.verdict import SloResult, Status
+from aideon_resilience.core.evidence.timeline import ExperimentEvent, matches
 
 _WILDCARDS = frozenset("*?[")
 

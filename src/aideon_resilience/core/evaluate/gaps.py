@@ -10,8 +10,8 @@ inconclusive, naming the gap; a failure stays a failure (it was seen outside the
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import RunData
-from aideon_resilience.core.timeline import EvidenceGap
-from aideon_resilience.core.verdict import SloResult, Status
+from aideon_resilience.core.evaluate.verdict import SloResult, Status
+from aideon_resilience.core.evidence.timeline import EvidenceGap
 
 WORKLOADS = {"deployments", "statefulsets"}
 #: SLO family -> the sampler's streams its evidence comes from

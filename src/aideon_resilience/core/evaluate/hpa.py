@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
-from aideon_resilience.core.slo import HpaSlo
-from aideon_resilience.core.timeline import WorkloadSample, matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evaluate.slo import HpaSlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evidence.timeline import WorkloadSample, matches
 
 
 def evaluate_hpa(slo: HpaSlo, data: RunData, warn_ratio: float) -> SloResult:

@@ -11,9 +11,9 @@ the failure and `within_s` after the experiment ends.
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine
-from aideon_resilience.core.slo import OutlierSlo
-from aideon_resilience.core.timeline import matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evaluate.slo import OutlierSlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evidence.timeline import matches
 
 
 def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, horizon: float,

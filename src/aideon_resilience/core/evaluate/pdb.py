@@ -9,9 +9,9 @@ eviction refusals recorded during it are listed with the budgets that refused th
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, limit_items
-from aideon_resilience.core.slo import PdbSlo
-from aideon_resilience.core.timeline import PdbSample, Timeline, matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max, worst
+from aideon_resilience.core.evaluate.slo import PdbSlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max, worst
+from aideon_resilience.core.evidence.timeline import PdbSample, Timeline, matches
 
 
 def evaluate_pdb(slo: PdbSlo, data: RunData, warn_ratio: float) -> SloResult:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, limit_items, state_at
-from aideon_resilience.core.slo import PlanReplicasSlo
-from aideon_resilience.core.timeline import ModelledLoadSample, WorkloadSample, matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evaluate.slo import PlanReplicasSlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evidence.timeline import ModelledLoadSample, WorkloadSample, matches
 
 
 def lowest_acceptable(needed: int, tolerance: float) -> int:

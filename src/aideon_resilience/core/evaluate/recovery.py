@@ -11,9 +11,9 @@ A workload that never lost a ready replica passes with that noted.
 from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
-from aideon_resilience.core.slo import RecoverySlo
-from aideon_resilience.core.timeline import matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evaluate.slo import RecoverySlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
+from aideon_resilience.core.evidence.timeline import matches
 
 
 def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> SloResult:

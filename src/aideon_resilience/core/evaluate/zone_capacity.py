@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, limit_items, state_at
 from aideon_resilience.core.evaluate.plan_replicas import lowest_acceptable, need_at
-from aideon_resilience.core.slo import ZoneCapacitySlo
-from aideon_resilience.core.timeline import PlacementSample, Timeline, WorkloadSample, matches
-from aideon_resilience.core.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evaluate.slo import ZoneCapacitySlo
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evidence.timeline import PlacementSample, Timeline, WorkloadSample, matches
 
 
 def _ready_nodes(tl: Timeline, t: float) -> set[str]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from aideon_resilience.core.evaluate import evaluate
+from aideon_resilience.core.evaluate.slo import AntiAffinitySlo, ClientSlo, HpaSlo, OutlierSlo, PdbSlo, RecoverySlo
+from aideon_resilience.core.evaluate.verdict import Verdict, read_verdict, write_verdict
 from aideon_resilience.core.report.baseline import compare
 from aideon_resilience.core.report.charts import render_charts
 from aideon_resilience.core.report.html import render_html
 from aideon_resilience.core.report.junit import render_junit
 from aideon_resilience.core.report.markdown import render_markdown
-from aideon_resilience.core.rundir import (
+from aideon_resilience.core.report.rundir import (
     HTML_FILE,
     JUNIT_FILE,
     MARKDOWN_FILE,
@@ -26,8 +28,6 @@ from aideon_resilience.core.rundir import (
     load_run,
     run_notes,
 )
-from aideon_resilience.core.slo import AntiAffinitySlo, ClientSlo, HpaSlo, OutlierSlo, PdbSlo, RecoverySlo
-from aideon_resilience.core.verdict import Verdict, read_verdict, write_verdict
 
 __all__ = ["compare", "evaluate_run", "render_run", "write_reports"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aideon_resilience.core.rundir import VERDICT_FILE
-from aideon_resilience.core.verdict import SEVERITY, Regression, Verdict, read_verdict
+from aideon_resilience.core.evaluate.verdict import SEVERITY, Regression, Verdict, read_verdict
+from aideon_resilience.core.report.rundir import VERDICT_FILE
 
 DEFAULT_TOLERANCE = 0.10
 

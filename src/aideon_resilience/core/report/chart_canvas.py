@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from aideon_resilience.core.evaluate import RunData
-from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent, matches
+from aideon_resilience.core.evidence.timeline import ChaosActivity, ExperimentEvent, matches
 
 COLOURS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 _DPI = 80

@@ -9,9 +9,9 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from aideon_resilience.core.evaluate import RunData
-from aideon_resilience.core.loadstats import WindowStat
+from aideon_resilience.core.evidence.loadstats import WindowStat
+from aideon_resilience.core.evidence.timeline import ModelledLoadSample
 from aideon_resilience.core.report.chart_canvas import COLOURS, Chart, TimeAxis, chart, figure, no_data, steps
-from aideon_resilience.core.timeline import ModelledLoadSample
 
 
 def chart_load(data: RunData, axis: TimeAxis) -> Chart:

@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from aideon_resilience.core.evaluate import RunData
+from aideon_resilience.core.evidence.timeline import PdbSample, WorkloadSample
 from aideon_resilience.core.report.chart_canvas import (
     COLOURS,
     RIGHT,
@@ -20,7 +21,6 @@ from aideon_resilience.core.report.chart_canvas import (
     steady_note,
     steps,
 )
-from aideon_resilience.core.timeline import PdbSample, WorkloadSample
 
 
 def _workload_changed(samples: list[WorkloadSample]) -> bool:

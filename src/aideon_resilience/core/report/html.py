@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aideon_resilience.core.evaluate.verdict import Verdict
+from aideon_resilience.core.evidence.timeline import Timeline
 from aideon_resilience.core.report.chart_canvas import Chart
-from aideon_resilience.core.rundir import RunMeta
-from aideon_resilience.core.timeline import Timeline
-from aideon_resilience.core.verdict import Verdict
+from aideon_resilience.core.report.rundir import RunMeta
 
 _ENV = Environment(
     loader=PackageLoader("aideon_resilience.core.report", "templates"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from aideon_resilience.core.verdict import Status, Verdict
+from aideon_resilience.core.evaluate.verdict import Status, Verdict
 
 
 def render_junit(verdict: Verdict) -> str:

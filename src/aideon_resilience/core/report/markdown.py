@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aideon_resilience.core.rundir import RunMeta
-from aideon_resilience.core.verdict import Status, Verdict
+from aideon_resilience.core.evaluate.verdict import Status, Verdict
+from aideon_resilience.core.report.rundir import RunMeta
 
 ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.INCONCLUSIVE: "❔"}
 

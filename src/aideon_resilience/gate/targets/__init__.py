@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aideon_resilience.core.gateconfig import GateConfig
-from aideon_resilience.core.shape import ClusterShape
+from aideon_resilience.core.config.gate import GateConfig
+from aideon_resilience.core.config.shape import ClusterShape
 from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
 from aideon_resilience.gate.options import GateOptions
 from aideon_resilience.gate.targets.base import Connection, Target

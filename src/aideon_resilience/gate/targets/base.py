@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from aideon_resilience.chaos.guard import allowed_contexts
-from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline import TimelineEvent
 from aideon_resilience.errors import SafetyRefusal
 from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
 from aideon_resilience.gate.options import Progress

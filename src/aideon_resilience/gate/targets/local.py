@@ -14,8 +14,8 @@ from aideon_resilience.adapters.dataplane import dataplane_state, ejection_event
 from aideon_resilience.adapters.dataplane.proxy_config import backend_name
 from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
-from aideon_resilience.core.shape import ClusterShape
-from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.config.shape import ClusterShape
+from aideon_resilience.core.evidence.timeline import TimelineEvent
 from aideon_resilience.errors import InputFileError, SafetyRefusal
 from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
 from aideon_resilience.gate.load_process import start_locust

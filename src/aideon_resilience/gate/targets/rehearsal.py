@@ -18,11 +18,11 @@ from aideon_resilience.adapters.kube.volumes import provision_local_volumes, sto
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
-from aideon_resilience.core.plan import ClusterBounds, load_capacity
-from aideon_resilience.core.plan_bounds import bounds_from_objects
-from aideon_resilience.core.rehearsal import RehearsalConfig
-from aideon_resilience.core.shape import ClusterShape
-from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.config.rehearsal import RehearsalConfig
+from aideon_resilience.core.config.shape import ClusterShape
+from aideon_resilience.core.evidence.timeline import TimelineEvent
+from aideon_resilience.core.plan.bounds import bounds_from_objects
+from aideon_resilience.core.plan.capacity import ClusterBounds, load_capacity
 from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad
 from aideon_resilience.gate.modelled_load import ModelledLoad, plan_needs
 from aideon_resilience.gate.options import Progress

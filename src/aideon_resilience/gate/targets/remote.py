@@ -13,8 +13,8 @@ from pathlib import Path
 
 from aideon_resilience.adapters.kube.client import check_reachable
 from aideon_resilience.adapters.kustomize import build
-from aideon_resilience.core.plan import load_capacity
-from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline import TimelineEvent
+from aideon_resilience.core.plan.capacity import load_capacity
 from aideon_resilience.errors import InputFileError, SafetyRefusal
 from aideon_resilience.gate.load_handle import LoadSpec, RunningLoad, locust_environment
 from aideon_resilience.gate.loadgen import KubectlLoadgenApi, LoadgenApi, start_in_cluster

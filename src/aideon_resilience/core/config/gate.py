@@ -8,7 +8,7 @@ The `load` block is the one source of truth for an environment's load: target us
 shape (ramp stages and holds, or a surge), the spawn rate and the Locust worker processes
 (`auto`: what the capacity plan says for the users, `core.plan.workers_needed`). A load that
 cannot reach its users within `max_seconds`, or whose workers cannot carry its users by the
-measured capacity (`core/capacity.json`), is refused before anything starts.
+measured capacity (`core/plan/capacity.json`), is refused before anything starts.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aideon_resilience.core.config.loadshape import STAGE_FRACTIONS, ramp_seconds
 from aideon_resilience.core.files import in_directory, load_model
-from aideon_resilience.core.loadshape import STAGE_FRACTIONS, ramp_seconds
-from aideon_resilience.core.plan import WorkerCapacity, load_capacity, workers_needed
+from aideon_resilience.core.plan.capacity import WorkerCapacity, load_capacity, workers_needed
 from aideon_resilience.errors import InputFileError
 
 GATE_FILE = "gate.yaml"
@@ -155,13 +155,13 @@ def _load_problem(config: GateConfig, capacity: WorkerCapacity) -> tuple[str, st
     workers = load.worker_count
     if workers > capacity.max_workers_per_master:
         return ("load.workers", f"{workers} workers, one Locust master drives at most "
-                f"{capacity.max_workers_per_master} (core/capacity.json max_workers_per_master)")
+                f"{capacity.max_workers_per_master} (core/plan/capacity.json max_workers_per_master)")
     carried = max(1, workers) * capacity.users_per_worker
     if carried < load.users:
         what = ("one Locust process carries" if workers == 0 else "1 worker carries" if workers == 1
                 else f"{workers} workers carry")
         return ("load.workers", f"{what} {carried:,} users by the measured capacity "
-                f"({capacity.users_per_worker:,} each, core/capacity.json), fewer than users {load.users:,}; "
+                f"({capacity.users_per_worker:,} each, core/plan/capacity.json), fewer than users {load.users:,}; "
                 f"the plan needs {workers_needed(load.users, capacity)} (or say auto)")
     return None
 

@@ -1,5 +1,5 @@
 """The kinds of event a run's `timeline.jsonl` holds, one pydantic model each (`kind` tells
-them apart); `core/timeline.py` reads them into a `Timeline`, `core/timeline_writer.py` writes them."""
+them apart); `timeline.py` reads them into a `Timeline`, `timeline_writer.py` writes them."""
 
 from __future__ import annotations
 

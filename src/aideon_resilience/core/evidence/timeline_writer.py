@@ -13,7 +13,7 @@ import os
 import threading
 from pathlib import Path
 
-from aideon_resilience.core.timeline import TimelineEvent
+from aideon_resilience.core.evidence.timeline import TimelineEvent
 
 
 class TimelineWriter:

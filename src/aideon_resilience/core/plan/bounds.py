@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aideon_resilience.core.plan import DEFAULT_TARGET_UTILIZATION, ServiceBounds
+from aideon_resilience.core.plan.capacity import DEFAULT_TARGET_UTILIZATION, ServiceBounds
 from aideon_resilience.errors import InputFileError, UsageError
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")

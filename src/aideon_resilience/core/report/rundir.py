@@ -28,10 +28,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from aideon_resilience.core.evaluate import RunData
+from aideon_resilience.core.evaluate.slo import SLO_FILE, RunKind, SloFile, load_slos
+from aideon_resilience.core.evidence.loadstats import WindowStat, add_extra_load, read_windows
+from aideon_resilience.core.evidence.timeline import Timeline, load_timeline
 from aideon_resilience.core.files import load_model
-from aideon_resilience.core.loadstats import WindowStat, add_extra_load, read_windows
-from aideon_resilience.core.slo import SLO_FILE, RunKind, SloFile, load_slos
-from aideon_resilience.core.timeline import Timeline, load_timeline
 from aideon_resilience.errors import InputFileError
 
 RUN_FILE = "run.json"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from aideon_resilience.core.timeline_events import (
+from aideon_resilience.core.evidence.timeline_events import (
     EVENT_ADAPTER,
     EVENT_LIST_ADAPTER,
     KINDS,

@@ -38,10 +38,10 @@ class WorkerCapacity:
 
 
 def load_capacity(path: Path | None = None) -> WorkerCapacity:
-    """The committed figures (`core/capacity.json`) or a file with the same fields."""
+    """The committed figures (`core/plan/capacity.json`) or a file with the same fields."""
     if path is None:
-        text = resources.files("aideon_resilience.core").joinpath("capacity.json").read_text(encoding="utf-8")
-        source: object = "aideon_resilience/core/capacity.json"
+        text = resources.files("aideon_resilience.core.plan").joinpath("capacity.json").read_text(encoding="utf-8")
+        source: object = "aideon_resilience/core/plan/capacity.json"
     else:
         text = read_text(path, "no such capacity file")
         source = path
@@ -99,7 +99,7 @@ class ClusterBounds:
 SOURCES = {
     "cpu_per_request": "stand-in profiles (core/profiles.py), not measured on the real services",
     "traffic": "journey mix and think time of core/profiles.py (the locustfile uses the same)",
-    "worker_capacity": "Locust worker benchmark (core/capacity.json)",
+    "worker_capacity": "Locust worker benchmark (core/plan/capacity.json)",
 }
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aideon_resilience.core.config.gate import MAX_GATE_SECONDS, MAX_USERS, GateConfig, LoadConfig
 from aideon_resilience.core.files import load_model
-from aideon_resilience.core.gateconfig import MAX_GATE_SECONDS, MAX_USERS, GateConfig, LoadConfig
-from aideon_resilience.core.loadmodel import UserSchedule
+from aideon_resilience.core.plan.loadmodel import UserSchedule
 
 REHEARSAL_FILE = "rehearsal.yaml"
 MAX_MODELLED_USERS = 10_000_000

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aideon_resilience.core.evidence.timeline import ChaosActivity, ExperimentEvent
 from aideon_resilience.core.files import read_text
-from aideon_resilience.core.timeline import ChaosActivity, ExperimentEvent
 from aideon_resilience.errors import InputFileError
 
 STATUSES = ("completed", "failed", "aborted", "interrupted")

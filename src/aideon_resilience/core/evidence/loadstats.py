@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aideon_resilience.core.timeline import LoadWorkersEvent
+from aideon_resilience.core.evidence.timeline import LoadWorkersEvent
 from aideon_resilience.errors import InputFileError
 
 AGGREGATED = "Aggregated"
