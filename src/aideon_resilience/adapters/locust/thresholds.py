@@ -9,9 +9,10 @@ set, Locust's own exit code stands.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any
+
+from aideon_resilience.adapters.locust.plugin import refuse_option, register
 
 log = logging.getLogger("aideon.thresholds")
 
@@ -98,36 +99,25 @@ def evaluate(environment: Any, t: Thresholds) -> list[str]:
     return found
 
 
-_installed = False
+def _on_init(environment: Any, opts: Any) -> None:
+    try:
+        t = parse_thresholds(
+            getattr(opts, "max_error_ratio", None), getattr(opts, "max_p95_ms", None),
+            getattr(opts, "max_p99_ms", None),
+        )
+    except ValueError as exc:
+        refuse_option(str(exc))
+        return
+    from locust.runners import WorkerRunner
+
+    if isinstance(environment.runner, WorkerRunner) or not t.any:
+        return
+
+    @environment.events.quitting.add_listener
+    def _on_quitting(environment: Any, **_: Any) -> None:
+        evaluate(environment, t)
 
 
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from locust import events
-
-    events.init_command_line_parser.add_listener(add_options)
-
-    @events.init.add_listener
-    def _on_init(environment: Any, **_: Any) -> None:
-        opts = environment.parsed_options
-        if opts is None:
-            return
-        try:
-            t = parse_thresholds(
-                getattr(opts, "max_error_ratio", None), getattr(opts, "max_p95_ms", None),
-                getattr(opts, "max_p99_ms", None),
-            )
-        except ValueError as exc:
-            print(f"locust: {exc}", file=sys.stderr, flush=True)
-            sys.exit(2)
-        from locust.runners import WorkerRunner
-
-        if isinstance(environment.runner, WorkerRunner) or not t.any:
-            return
-
-        @environment.events.quitting.add_listener
-        def _on_quitting(environment: Any, **_: Any) -> None:
-            evaluate(environment, t)
+    """Register the threshold options and their check at quitting (once per process)."""
+    register("thresholds", add_options, _on_init)

@@ -17,11 +17,11 @@ The accumulators and the windowing are in `window_book`; this module is the Locu
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from aideon_resilience.adapters.locust.plugin import refuse_option, register
 from aideon_resilience.adapters.locust.window_book import SecondBook, WindowBook
 from aideon_resilience.core.evidence.loadstats import write_windows
 
@@ -33,11 +33,6 @@ DEFAULT_WINDOW_S = 5
 # after a window's end before writing it, so late reports still land in their window.
 DISTRIBUTED_GRACE_S = 4.5
 LOCAL_GRACE_S = 0.3
-
-
-def _fail_option(message: str) -> None:
-    print(f"locust: {message}", file=sys.stderr, flush=True)
-    sys.exit(2)
 
 
 def add_options(parser: Any) -> None:
@@ -153,38 +148,26 @@ class WindowsListener:
         log.info("aideon windows: wrote %d records to %s%s", self.written, self.path, source)
 
 
-_installed = False
+def _on_init(environment: Any, opts: Any) -> None:
+    try:
+        window_s = parse_window_seconds(getattr(opts, "window_seconds", DEFAULT_WINDOW_S))
+    except ValueError as exc:
+        refuse_option(str(exc))
+        return
+    raw = getattr(opts, "windows_file", "") or ""
+    path = Path(raw) if raw else None
+    from locust.runners import WorkerRunner
+
+    if path is not None and not isinstance(environment.runner, WorkerRunner):
+        if not path.parent.is_dir():
+            refuse_option(f"--windows-file: {path}: directory {path.parent} does not exist")
+        try:
+            path.write_text("", encoding="utf-8")  # a fresh file per run
+        except OSError as exc:
+            refuse_option(f"--windows-file: {path}: cannot write ({exc.strerror})")
+    environment.aideon_windows = WindowsListener(environment, path, window_s)
 
 
 def install() -> None:
     """Register the options and the listener with Locust's global events (once per process)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from locust import events
-
-    events.init_command_line_parser.add_listener(add_options)
-
-    @events.init.add_listener
-    def _on_init(environment: Any, **_: Any) -> None:
-        opts = environment.parsed_options
-        if opts is None:
-            return
-        try:
-            window_s = parse_window_seconds(getattr(opts, "window_seconds", DEFAULT_WINDOW_S))
-        except ValueError as exc:
-            _fail_option(str(exc))
-            return
-        raw = getattr(opts, "windows_file", "") or ""
-        path = Path(raw) if raw else None
-        from locust.runners import WorkerRunner
-
-        if path is not None and not isinstance(environment.runner, WorkerRunner):
-            if not path.parent.is_dir():
-                _fail_option(f"--windows-file: {path}: directory {path.parent} does not exist")
-            try:
-                path.write_text("", encoding="utf-8")  # a fresh file per run
-            except OSError as exc:
-                _fail_option(f"--windows-file: {path}: cannot write ({exc.strerror})")
-        environment.aideon_windows = WindowsListener(environment, path, window_s)
+    register("windows", add_options, _on_init)
