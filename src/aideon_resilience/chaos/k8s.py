@@ -27,7 +27,7 @@ class KubeClients:
 
 
 def _from_api_client(api_client: Any) -> KubeClients:
-    from kubernetes import client
+    from kubernetes import client  # Kubernetes client: only when an activity runs
 
     return KubeClients(
         core=client.CoreV1Api(api_client),
@@ -48,14 +48,14 @@ def clients(secrets: dict[str, Any] | None = None) -> KubeClients:
     if Path(path).is_file():
         context = (secrets or {}).get("KUBERNETES_CONTEXT") or settings().text("KUBERNETES_CONTEXT")
         return clients_for(path, context)
-    from chaosk8s import create_k8s_api_client
+    from chaosk8s import create_k8s_api_client  # Kubernetes client: only when an activity runs
 
     return _from_api_client(create_k8s_api_client(secrets))
 
 
 def clients_for(kubeconfig: str | None, context: str | None) -> KubeClients:
     """API clients for an explicit kubeconfig file and context (used by the rollback command)."""
-    from kubernetes import config
+    from kubernetes import config  # Kubernetes client: only when an activity runs
 
     api_client = config.new_client_from_config(config_file=kubeconfig or None, context=context or None)
     return _from_api_client(api_client)
@@ -75,7 +75,7 @@ def current_context(secrets: dict[str, Any] | None = None) -> str:
         if settings().raw("CHAOSTOOLKIT_IN_POD") == "true":
             return IN_CLUSTER  # the chaos runner Job: allowed only if listed explicitly
         raise SafetyRefusal(f"{path}: no kubeconfig file, so no allow-listed context to act on")
-    from kubernetes import config
+    from kubernetes import config  # Kubernetes client: only when an activity runs
 
     try:
         _contexts, active = config.list_kube_config_contexts(config_file=path)

@@ -39,6 +39,7 @@ def up(
     port: int = typer.Option(0, "--port", help="kube-apiserver port on 127.0.0.1 (0: pick a free one)."),
 ) -> None:
     """Start (or reuse) the local cluster; builds its binaries first when they are missing."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.localcluster.cluster import DEFAULT_NODES, DEFAULT_ZONES
 
     nodes = DEFAULT_NODES if nodes is None else nodes

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from aideon_resilience.errors import InputFileError, UsageError
+from aideon_resilience.errors import ClusterError, InputFileError, UsageError
 
 if TYPE_CHECKING:
     from aideon_resilience.adapters.dataplane import DataPlaneOptions
@@ -32,6 +32,7 @@ def _workdir(value: str | None) -> Path | None:
 def _options(
     namespace: list[str] | None, timeout_server: float, cpu_period: float, no_prometheus: bool, standin_arg: list[str]
 ) -> DataPlaneOptions:
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import DataPlaneOptions
 
     if timeout_server <= 0:
@@ -65,6 +66,7 @@ def run(
     workdir: str | None = _WD,
 ) -> None:
     """Run the supervisor in the foreground (what `start` launches detached)."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import default_workdir
     from aideon_resilience.adapters.dataplane.supervisor import run_supervisor
     from aideon_resilience.adapters.localcluster import ClusterPaths
@@ -85,6 +87,7 @@ def start(
     workdir: str | None = _WD,
 ) -> None:
     """Start the data plane detached (reuses a running one) and print the gateway URL."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import start_dataplane
     from aideon_resilience.adapters.localcluster import LocalCluster
 
@@ -92,8 +95,6 @@ def start(
     chosen = _workdir(workdir)
     cluster = LocalCluster()
     if not cluster.healthy():
-        from aideon_resilience.errors import ClusterError
-
         raise ClusterError("the local cluster is not up (run: aideon-resilience cluster up)")
     st = start_dataplane(cluster.paths, opts, chosen)
     _out.print(f"local data plane running (pid {st.pid}); prometheus: {st.prometheus_url or 'off'}")
@@ -103,6 +104,7 @@ def start(
 @dataplane_app.command("stop")
 def stop(workdir: str | None = _WD) -> None:
     """Stop the data plane and every process it started."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import stop_dataplane
     from aideon_resilience.adapters.localcluster import ClusterPaths
 
@@ -113,6 +115,7 @@ def stop(workdir: str | None = _WD) -> None:
 @dataplane_app.command("status")
 def status(workdir: str | None = _WD, fmt: str = typer.Option("text", "--format", help="text or json")) -> None:
     """Show the running data plane; exit 0 when it runs, 1 otherwise."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import dataplane_state
     from aideon_resilience.adapters.localcluster import ClusterPaths
 

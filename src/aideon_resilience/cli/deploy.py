@@ -33,6 +33,7 @@ def deploy(
 
 
 def _deploy(env: str, manifests: Path, context: str | None, timeout: float) -> None:
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, ensure_deployed, render_all
     from aideon_resilience.adapters.kube.apply import default_kubeconfig
     from aideon_resilience.adapters.kube.client import check_reachable
@@ -55,6 +56,7 @@ def _deploy(env: str, manifests: Path, context: str | None, timeout: float) -> N
         deploy_overlay(manifests, overlay, None, context, timeout, _progress, rendered)
         _out.print(f"deployed {overlay}")
         return
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.dataplane import dataplane_state
     from aideon_resilience.adapters.localcluster import LocalCluster
 

@@ -247,7 +247,7 @@ def _display_path(file: Path) -> str:
 def _locate(findings: list[Finding], sources: list[Source], path: Path) -> list[Finding]:
     """Findings with the file and line of their object's document (the PATH itself where the
     source is unknown, e.g. objects kustomize generates)."""
-    from aideon_resilience.adapters.kustomize import document_lines
+    from aideon_resilience.adapters.kustomize import document_lines  # PyYAML and subprocess: only when the command runs
     from aideon_resilience.core.lint.model import Location, ObjectRef, ref
 
     lines: dict[Path, list[tuple[str, str, int]]] = {}
@@ -269,7 +269,7 @@ def _locate(findings: list[Finding], sources: list[Source], path: Path) -> list[
 
 
 def _sarif(findings: list[Finding]) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # package metadata: only for SARIF output
 
     from aideon_resilience.core.lint import RULES
     from aideon_resilience.core.lint.sarif import sarif_log

@@ -26,7 +26,7 @@ def plan(
     ] = None,
 ) -> None:
     """Capacity plan toward N users: load workers, replicas per service vs HPA bounds, nodes."""
-    from aideon_resilience.adapters.kustomize import build
+    from aideon_resilience.adapters.kustomize import build  # PyYAML and subprocess: only when the command runs
     from aideon_resilience.core.config.shape import load_cluster_shape
     from aideon_resilience.core.plan.bounds import bounds_from_objects
     from aideon_resilience.core.plan.capacity import ClusterBounds, load_capacity, make_plan, render_text, to_json

@@ -37,6 +37,7 @@ def report(
 
 def print_verdict(verdict: Verdict, run_dir: Path) -> None:
     """The verdict, one line per SLO and the regressions, as `report` and `gate` show them."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.core.report.rundir import HTML_FILE
 
     out = Console(highlight=False, soft_wrap=True)

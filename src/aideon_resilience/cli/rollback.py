@@ -25,7 +25,7 @@ def rollback(
 ) -> None:
     """Undo what chaos runs changed and did not restore (cordoned nodes, lost nodes, failing
     backends, Locust runs), newest first. Exit 0 when nothing is left pending."""
-    from aideon_resilience.chaos import rollback, undo
+    from aideon_resilience.chaos import rollback, undo  # the chaos extension: only when a rollback runs
 
     root = run_dir if run_dir is not None else undo.default_root()
     if run_dir is not None and not run_dir.exists():

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from aideon_resilience.core.config.platform import KEYS, PlatformConfig, platform_config
-from aideon_resilience.errors import UsageError
+from aideon_resilience.errors import InfrastructureError, SafetyRefusal, UsageError
 from aideon_resilience.settings import settings
 
 
@@ -39,11 +39,11 @@ def standin(
     seed: Annotated[int | None, typer.Option("--seed", help="seed of the latency draws")] = None,
 ) -> None:
     """Run the stand-in of SERVICE: gateway routes, /health, /ready, /metrics, /admin/{fail,hang,recover}."""
+    # Kubernetes client and the data plane: only when the command runs (fast --help)
     from aideon_resilience.adapters.localhost import port_in_use
     from aideon_resilience.adapters.standin.server import StandinConfig, serve
     from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
     from aideon_resilience.core.profiles import PROFILES
-    from aideon_resilience.errors import SafetyRefusal
 
     if service not in PROFILES:
         raise UsageError(f"standin: unknown service {service!r} (known: {', '.join(sorted(PROFILES))})")
@@ -76,8 +76,6 @@ def standin(
 
         asyncio.run(serve(config, ready))
     except OSError as exc:
-        from aideon_resilience.errors import InfrastructureError
-
         raise InfrastructureError(f"standin: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sys.stdout.flush()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def install() -> None:
     """Register the windows listener and the thresholds with Locust's events."""
-    from aideon_resilience.adapters.locust import thresholds, windows
+    from aideon_resilience.adapters.locust import thresholds, windows  # Locust and gevent: only inside a Locust process
 
     windows.install()
     thresholds.install()

@@ -23,7 +23,7 @@ def register(name: str, add_options: Callable[[Any], None], on_init: Callable[[A
     if name in _registered:
         return
     _registered.add(name)
-    from locust import events
+    from locust import events  # Locust and gevent: only inside a Locust process
 
     events.init_command_line_parser.add_listener(add_options)
 

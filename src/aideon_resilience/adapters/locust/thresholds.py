@@ -108,7 +108,7 @@ def _on_init(environment: Any, opts: Any) -> None:
     except ValueError as exc:
         refuse_option(str(exc))
         return
-    from locust.runners import WorkerRunner
+    from locust.runners import WorkerRunner  # Locust and gevent: only inside a Locust process
 
     if isinstance(environment.runner, WorkerRunner) or not t.any:
         return

@@ -68,7 +68,7 @@ class WindowsListener:
     """The listener of one Locust process."""
 
     def __init__(self, environment: Any, path: Path | None, window_s: int) -> None:
-        from locust.runners import MasterRunner, WorkerRunner
+        from locust.runners import MasterRunner, WorkerRunner  # Locust and gevent: only inside a Locust process
 
         self.environment = environment
         self.path = path
@@ -109,7 +109,7 @@ class WindowsListener:
             self.windows.book.merge(rows)
 
     def on_test_start(self, **_: Any) -> None:
-        import gevent
+        import gevent  # Locust and gevent: only inside a Locust process
 
         self.windows.begin(time.time())
         if self._greenlet is None and self.path is not None:
@@ -119,7 +119,7 @@ class WindowsListener:
         self.stopping = True
 
     def _loop(self) -> None:
-        import gevent
+        import gevent  # Locust and gevent: only inside a Locust process
 
         while True:
             self.tick(time.time())
@@ -156,7 +156,7 @@ def _on_init(environment: Any, opts: Any) -> None:
         return
     raw = getattr(opts, "windows_file", "") or ""
     path = Path(raw) if raw else None
-    from locust.runners import WorkerRunner
+    from locust.runners import WorkerRunner  # Locust and gevent: only inside a Locust process
 
     if path is not None and not isinstance(environment.runner, WorkerRunner):
         if not path.parent.is_dir():

@@ -94,7 +94,7 @@ def _evictable(pod: Any) -> tuple[bool, str]:
 
 
 def _eviction_body(pod: Any, grace_period: int | None) -> Any:
-    from kubernetes import client
+    from kubernetes import client  # Kubernetes client: only when an activity runs
 
     delete_options = (
         client.V1DeleteOptions(grace_period_seconds=grace_period) if grace_period is not None else None
