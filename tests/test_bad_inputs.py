@@ -868,6 +868,7 @@ def _(w: Workspace) -> list[str]:
 
 @case("standin-config-log-level", "aideon-config", "LOG_LEVEL", "'verbose'")
 def _(w: Workspace) -> list[str]:
+    w.env("AIDEON_POD_NAME", "api-gateway-0")  # a pod's process, as the data plane starts it
     for key, value in {"ENVIRONMENT": "local", "LOG_LEVEL": "verbose", "FEATURE_FLAGS": ""}.items():
         w.env(key, value)
     return ["standin", "api-gateway", "--port", "0"]
@@ -875,6 +876,7 @@ def _(w: Workspace) -> list[str]:
 
 @case("standin-config-partial", "aideon-config", "FEATURE_FLAGS", "missing")
 def _(w: Workspace) -> list[str]:
+    w.env("AIDEON_POD_NAME", "api-gateway-0")
     w.env("ENVIRONMENT", "local")
     w.env("LOG_LEVEL", "info")
     return ["standin", "api-gateway", "--port", "0"]

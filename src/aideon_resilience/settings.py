@@ -165,8 +165,9 @@ VARIABLES: tuple[Variable, ...] = (
        "plane resolves like a kubelet (one of development, staging, production, local)."),
     _v("LOG_LEVEL", "text", None, "A stand-in's log level, from `aideon-config` (debug, info, warning, error)."),
     _v("FEATURE_FLAGS", "text", None,
-       "The feature flags a stand-in reports, from `aideon-config` (comma separated; may be empty). A stand-in "
-       "given any of these three refuses to start unless all three are valid."),
+       "The feature flags a stand-in reports, from `aideon-config` (comma separated; may be empty). A pod's "
+       "stand-in (AIDEON_POD_NAME set) given any of these three refuses to start unless all three are valid; "
+       "a stand-in run by hand ignores them."),
     _v("CI", "text", None,
        "Set by CI runners (`true`, `1` or the runner's name; `0`/`false`/`no` count as unset): the gate "
        "prints plain progress lines instead of a live display."),

@@ -14,8 +14,11 @@ from aideon_resilience.settings import settings
 
 
 def _platform_config() -> PlatformConfig | None:
-    """The pod's aideon-config (the data plane resolves its envFrom), with logging at its level;
-    None when run by hand without any of it."""
+    """The pod's aideon-config (the data plane resolves its envFrom), with logging at its level.
+    None when run by hand (no AIDEON_POD_NAME): a shell's own ENVIRONMENT or LOG_LEVEL is not
+    the platform's configuration."""
+    if settings().raw("AIDEON_POD_NAME") is None:
+        return None
     given = {key: value for key in KEYS if (value := settings().exact(key)) is not None}
     if not given:
         return None

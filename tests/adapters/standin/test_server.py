@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from aideon_resilience.adapters.standin.process import running_standin
 from aideon_resilience.adapters.standin.server import StandinConfig, burn_cpu
 from aideon_resilience.adapters.standin.upstream import is_loopback_host, upstreams_from_env
 from aideon_resilience.errors import SafetyRefusal, UsageError
+from tests.standins import standin_state
 
 from .conftest import Call, client, running
 
@@ -211,3 +213,13 @@ def test_admin_memory_holds_resident_memory_and_gives_it_back(gateway: tuple[int
     assert held - me.memory_info().rss >= 50 * 1024 * 1024, "the memory was not given back"
     assert call("POST", "/admin/memory?mib=5000")[0] == 400
     assert call("POST", "/admin/memory?mib=lots")[0] == 400
+
+
+def test_a_standin_run_by_hand_ignores_a_shells_environment_and_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a pod's process (AIDEON_POD_NAME set by the data plane) reads the platform's aideon-config."""
+    monkeypatch.delenv("AIDEON_POD_NAME", raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "dev")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    with running_standin("api-gateway", "--latency-scale", "0") as standin:
+        state = standin_state(standin.port)
+    assert (state["environment"], state["log_level"], state["feature_flags"]) == (None, None, None)
