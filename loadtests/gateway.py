@@ -15,7 +15,10 @@ Configuration (Locust's own options win over the environment):
 
 Request names are grouped (`name=`) so user IDs and queries do not multiply the statistics; the
 task weights and the think time come from `aideon_resilience.core.profiles`, the same figures the
-capacity plan uses.
+capacity plan uses. A user signs in at start and, like the platform's clients, signs in again
+before an authenticated call whenever it has no session: a failed sign-in is counted, the call it
+was for is not sent (no client sends it without a token), so an auth outage shows as failed
+sign-ins, not as a multiple of them in 401s.
 """
 
 from __future__ import annotations
@@ -112,9 +115,16 @@ class GatewayUser(FastHttpUser):
         self.token_expires = time.monotonic() + min(lifetime, TOKEN_LIFETIME_S) * 0.8
         return True
 
-    def _fresh_token(self) -> None:
-        if self.access_token and time.monotonic() > self.token_expires:
+    def _signed_in(self) -> bool:
+        """Before a call that needs a session, as the platform's clients do: sign in first when there
+        is none (a failed sign-in counts as a failure, and the call is not sent: no client sends it
+        without a token, so a short auth outage is not multiplied into 401s), refresh a token near
+        its end. False while still signed out."""
+        if not self.access_token:
+            self.sign_in()
+        elif time.monotonic() > self.token_expires:
             self.refresh()
+        return bool(self.access_token)
 
     @task(JOURNEY_WEIGHTS["sign_in"])
     def sign_in(self) -> None:
@@ -131,6 +141,9 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["refresh_token"])
     def refresh(self) -> None:
+        if not self.refresh_token:  # signed out: a client signs in, it has nothing to refresh
+            self.sign_in()
+            return
         with self.client.post(
             "/api/v1/auth/refresh",
             json={"refresh_token": self.refresh_token},
@@ -144,7 +157,8 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["chat"])
     def chat(self) -> None:
-        self._fresh_token()
+        if not self._signed_in():
+            return
         self.client.post(
             "/api/v1/chat/completions",
             data=random.choice(_CHAT_BODIES),
@@ -154,7 +168,8 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["knowledge_search"])
     def knowledge_search(self) -> None:
-        self._fresh_token()
+        if not self._signed_in():
+            return
         self.client.get(
             f"/api/v1/knowledge/search?q={random.choice(_QUERIES)}&limit=10",
             name="/api/v1/knowledge/search",
@@ -162,7 +177,8 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["subscription_check"])
     def subscription_check(self) -> None:
-        self._fresh_token()
+        if not self._signed_in():
+            return
         self.client.get(
             f"/api/v1/subscriptions/{self.user_id}",
             name="/api/v1/subscriptions/[user]",
@@ -170,7 +186,8 @@ class GatewayUser(FastHttpUser):
 
     @task(JOURNEY_WEIGHTS["analytics_events"])
     def analytics_events(self) -> None:
-        self._fresh_token()
+        if not self._signed_in():
+            return
         now = round(time.time(), 3)
         body = (
             f'{{"events":[{{"type":"page_view","user":"{self.user_id}","ts":{now}}},'

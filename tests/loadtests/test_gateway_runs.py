@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -155,3 +156,29 @@ def test_locust_conf_defaults_apply_and_the_command_line_overrides_them(standin:
     )
     assert result.code == 0, result.out[-2000:]
     assert '"GatewayUser": 3' in result.out and "aideon thresholds: passed" in result.out
+
+
+@pytest.mark.slow
+def test_signed_out_users_sign_in_again_and_send_no_call_without_a_token(standin: str, tmp_path: Path) -> None:
+    """An auth outage is counted once per failed sign-in, not multiplied into 401s by users that lost
+    their session: a user without a token signs in before each authenticated call, and skips the
+    call while that fails, as the platform's clients do."""
+
+    def admin(action: str) -> None:
+        req = urllib.request.Request(f"{standin}/admin/{action}", method="POST")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200
+
+    admin("fail?status=502")
+    recover = threading.Timer(1.5, admin, args=("recover",))
+    recover.start()
+    windows = tmp_path / "windows.jsonl"
+    try:
+        result = run_locust(["--headless", "-u", "10", "-r", "10", "-t", "5s", "--host", standin,
+                             "--only-summary", "--windows-file", str(windows)])
+    finally:
+        recover.join()
+    assert "POST /api/v1/auth/login: LocustBadStatusCode(code=502)" in result.out, result.out[-3000:]
+    assert "code=401" not in result.out, result.out[-3000:]
+    served = {s.endpoint for s in read_windows(windows) if s.endpoint != AGGREGATED and s.requests}
+    assert "POST /api/v1/chat/completions" in served  # calls resumed once the users signed in
