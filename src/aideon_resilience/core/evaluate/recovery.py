@@ -13,7 +13,7 @@ from __future__ import annotations
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
 from aideon_resilience.core.evaluate.slo import RecoverySlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
-from aideon_resilience.core.evidence.timeline import matches
+from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSample, matches
 
 
 def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> SloResult:
@@ -37,47 +37,38 @@ def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> Slo
         return done(
             [Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(slo.workloads)}")]
         )
-    checks: list[Check] = []
-    for key, samples in sorted(series.items()):
-        before = state_at(samples, kill.start)
-        if before is None:
-            checks.append(Check(Status.INCONCLUSIVE, f"{key}: no sample before the kill"))
-            continue
-        desired = before.replicas
-        dip = first_time(samples, kill.start, lambda s, d=desired: s.ready < d)  # type: ignore[misc]
-        if dip is None:
-            checks.append(
-                Check(
-                    Status.PASS,
-                    f"{key}: no ready replica lost after {kill.activity} ({desired} desired)",
-                    figures={f"{key} recovery_s": Figure(value=0.0, limit=slo.within_s, unit="s")},
-                )
-            )
-            continue
-        low = min((s.ready for s in samples if s.t >= dip[0]), default=dip[1].ready)
-        back = first_held(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
-        if back is None:
-            if data.data_end() >= kill.start + slo.within_s:
-                checks.append(
-                    Check(
-                        Status.FAIL,
-                        f"{key}: ready replicas not back to {desired} after {kill.activity} "
-                        f"(lowest {low}, last {samples[-1].ready})",
-                    )
-                )
-            else:
-                checks.append(
-                    Check(Status.INCONCLUSIVE, f"{key}: the run ended before ready replicas recovered")
-                )
-            continue
-        took = back[0] - kill.start
-        checks.append(
-            Check(
-                grade_max(took, slo.within_s, warn_ratio),
-                f"{key}: {desired} ready replicas again {took:.0f} s after {kill.activity} "
-                f"(lowest {low}, limit {slo.within_s:.0f} s)",
-                figures={f"{key} recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
-                items=[f"kill at {data.rel(kill.start)}; back at {data.rel(back[0])}"],
-            )
+    return done([_workload_check(key, samples, kill, slo, data, warn_ratio) for key, samples in sorted(series.items())])
+
+
+def _workload_check(key: str, samples: list[WorkloadSample], kill: ChaosActivity, slo: RecoverySlo, data: RunData,
+                    warn_ratio: float) -> Check:
+    """Whether one workload's ready replicas were back to what it ran before the kill, held, within T."""
+    before = state_at(samples, kill.start)
+    if before is None:
+        return Check(Status.INCONCLUSIVE, f"{key}: no sample before the kill")
+    desired = before.replicas
+    dip = first_time(samples, kill.start, lambda s, d=desired: s.ready < d)  # type: ignore[misc]
+    if dip is None:
+        return Check(
+            Status.PASS,
+            f"{key}: no ready replica lost after {kill.activity} ({desired} desired)",
+            figures={f"{key} recovery_s": Figure(value=0.0, limit=slo.within_s, unit="s")},
         )
-    return done(checks)
+    low = min((s.ready for s in samples if s.t >= dip[0]), default=dip[1].ready)
+    back = first_held(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
+    if back is None:
+        if data.data_end() >= kill.start + slo.within_s:
+            return Check(
+                Status.FAIL,
+                f"{key}: ready replicas not back to {desired} after {kill.activity} "
+                f"(lowest {low}, last {samples[-1].ready})",
+            )
+        return Check(Status.INCONCLUSIVE, f"{key}: the run ended before ready replicas recovered")
+    took = back[0] - kill.start
+    return Check(
+        grade_max(took, slo.within_s, warn_ratio),
+        f"{key}: {desired} ready replicas again {took:.0f} s after {kill.activity} "
+        f"(lowest {low}, limit {slo.within_s:.0f} s)",
+        figures={f"{key} recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
+        items=[f"kill at {data.rel(kill.start)}; back at {data.rel(back[0])}"],
+    )

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -54,6 +55,22 @@ def matches(key: str, patterns: Iterable[str]) -> bool:
         if fnmatch.fnmatchcase(target, pattern):
             return True
     return False
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+def _by_key(samples: list[K]) -> dict[str, list[K]]:
+    """Samples per key, each list in the samples' (time) order."""
+    out: dict[str, list[K]] = defaultdict(list)
+    for s in samples:
+        out[s.key].append(s)
+    return dict(out)
 
 
 @dataclass
@@ -122,29 +139,17 @@ class Timeline:
     # ---- series ---------------------------------------------------------------------------
     def workload_series(self) -> dict[str, list[WorkloadSample]]:
         """Samples per `namespace/name`, in time order."""
-        out: dict[str, list[WorkloadSample]] = defaultdict(list)
-        for s in self.workloads:
-            out[s.key].append(s)
-        return dict(out)
+        return _by_key(self.workloads)
 
     def pdb_series(self) -> dict[str, list[PdbSample]]:
-        out: dict[str, list[PdbSample]] = defaultdict(list)
-        for s in self.pdbs:
-            out[s.key].append(s)
-        return dict(out)
+        return _by_key(self.pdbs)
 
     def placement_series(self) -> dict[str, list[PlacementSample]]:
         """Placement changes per workload `namespace/name`."""
-        out: dict[str, list[PlacementSample]] = defaultdict(list)
-        for s in self.placements:
-            out[s.key].append(s)
-        return dict(out)
+        return _by_key(self.placements)
 
     def pending_series(self) -> dict[str, list[PendingSample]]:
-        out: dict[str, list[PendingSample]] = defaultdict(list)
-        for s in self.pending:
-            out[s.key].append(s)
-        return dict(out)
+        return _by_key(self.pending)
 
     def node_zones(self) -> dict[str, str | None]:
         """Zone of every node seen (node samples first, then placements)."""
