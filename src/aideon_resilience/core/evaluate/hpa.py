@@ -84,6 +84,10 @@ class Blindness:
         """Seconds to take off a judged time: the blind ones, when they count."""
         return self.seconds if self.counts() else 0.0
 
+    def aside(self) -> str:
+        """What a message adds when the blind seconds count."""
+        return f" (blind {self.seconds:.0f} s of the surge)" if self.counts() else ""
+
     def describe(self, key: str, data: RunData) -> str:
         return (
             f"{key}: the HPA could not read its metrics for {self.seconds:.0f} s from {data.rel(self.since)} "
@@ -143,7 +147,6 @@ def _scale_up(
             f"{blind.describe(key, data)}, {blind.stretch - blind.seconds:.0f} s of sight of the surge "
             f"(at least {METRICS_SIGHT_S:.0f} s judge it): its scaling was not tested",
         )
-    seen = f" (blind {blind.seconds:.0f} s of the surge)" if blind.counts() else ""
     horizon = end + slo.scale_up_within_s + blind.credit()
     during = [s.hpa_desired for s in hpa if start <= s.t <= horizon and s.hpa_desired is not None]
     at_start = before.hpa_desired
@@ -156,17 +159,32 @@ def _scale_up(
     if peak < needed:
         return Check(
             Status.FAIL,
-            f"{key}: HPA desired count stayed at {peak} during the surge (needed at least {needed}){seen}",
+            f"{key}: HPA desired count stayed at {peak} during the surge (needed at least {needed}){blind.aside()}",
             figures=figures,
         )
-    target = min(peak, hmax)
+    return _ready_within(slo, key, hpa, start, min(peak, hmax), data, warn_ratio, blind, figures)
+
+
+def _ready_within(
+    slo: HpaSlo,
+    key: str,
+    hpa: list[WorkloadSample],
+    start: float,
+    target: int,
+    data: RunData,
+    warn_ratio: float,
+    blind: Blindness,
+    figures: dict[str, Figure],
+) -> Check:
+    """The scale-up's second half: `target` ready replicas (held, not a flicker) within the limit."""
     hit = first_held(hpa, start, lambda s: s.ready >= target)  # readiness that held, not a flicker
     if hit is None:
+        before = state_at(hpa, start) or hpa[0]
         best = max((s.ready for s in hpa if s.t >= start), default=before.ready)
         if data.data_end() >= start + slo.scale_up_within_s + blind.credit():
             return Check(
                 Status.FAIL,
-                f"{key}: ready replicas never reached {target} after the surge (at most {best}){seen}",
+                f"{key}: ready replicas never reached {target} after the surge (at most {best}){blind.aside()}",
                 figures=figures,
             )
         return Check(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,25 +23,45 @@ from aideon_resilience.core.report.chart_canvas import (
     steps,
 )
 
+T = TypeVar("T")
+
+
+def _varies(samples: list[T], state: Callable[[T], tuple[object, ...]]) -> bool:
+    first = state(samples[0])
+    return any(state(s) != first for s in samples)
+
 
 def _workload_changed(samples: list[WorkloadSample]) -> bool:
-    first = samples[0]
-    return any(
-        (s.replicas, s.ready, s.hpa_desired, s.hpa_min, s.hpa_max)
-        != (first.replicas, first.ready, first.hpa_desired, first.hpa_min, first.hpa_max)
-        for s in samples
-    )
+    return _varies(samples, lambda s: (s.replicas, s.ready, s.hpa_desired, s.hpa_min, s.hpa_max))
 
 
 def chart_replicas(data: RunData, axis: TimeAxis, focus: Sequence[str] = ()) -> Chart:
     series = data.timeline.workload_series() if data.timeline else {}
-    fig, steady = small_multiples(
-        series, _workload_changed, focus, 1.9, "workload", lambda ax, samples: _workload_panel(ax, axis, samples), axis
+    return _per_key_chart(
+        ("replicas", "Replicas against HPA bounds", "per workload: replicas, ready, HPA min/max/desired"),
+        series, _workload_changed, focus, (1.9, "workload", "workloads"),
+        lambda ax, samples: _workload_panel(ax, axis, samples), axis,
+        lambda first: f"{first.replicas}",
     )
-    caption = "per workload: replicas, ready, HPA min/max/desired" + steady_note(
-        [f"{k} ({series[k][0].replicas})" for k in steady], "workloads"
-    )
-    return chart("replicas", "Replicas against HPA bounds", caption, fig)
+
+
+def _per_key_chart(
+    names: tuple[str, str, str],
+    series: dict[str, list[T]],
+    changed: Callable[[list[T]], bool],
+    focus: Sequence[str],
+    rows: tuple[float, str, str],
+    draw: Callable[[Axes, list[T]], None],
+    axis: TimeAxis,
+    steady_value: Callable[[T], str],
+) -> Chart:
+    """A small-multiples chart, `names` its (name, title, caption), `rows` its (row height, what one
+    series is, what several are); the steady series are named in the caption with their value."""
+    name, title, caption = names
+    row_h, what, whats = rows
+    fig, steady = small_multiples(series, changed, focus, row_h, what, draw, axis)
+    note = steady_note([f"{k} ({steady_value(series[k][0])})" for k in steady], whats)
+    return chart(name, title, caption + note, fig)
 
 
 def _workload_panel(ax: Axes, axis: TimeAxis, samples: list[WorkloadSample]) -> None:
@@ -60,23 +81,18 @@ def _workload_panel(ax: Axes, axis: TimeAxis, samples: list[WorkloadSample]) -> 
 
 
 def _pdb_changed(samples: list[PdbSample]) -> bool:
-    first = samples[0]
-    return any(
-        (s.current_healthy, s.desired_healthy) != (first.current_healthy, first.desired_healthy)
-        or s.current_healthy < s.desired_healthy
-        for s in samples
-    )
+    below = any(s.current_healthy < s.desired_healthy for s in samples)
+    return below or _varies(samples, lambda s: (s.current_healthy, s.desired_healthy))
 
 
 def chart_pdbs(data: RunData, axis: TimeAxis, focus: Sequence[str] = ()) -> Chart:
     series = data.timeline.pdb_series() if data.timeline else {}
-    fig, steady = small_multiples(
-        series, _pdb_changed, focus, 1.7, "PDB", lambda ax, samples: _pdb_panel(ax, axis, samples), axis
+    return _per_key_chart(
+        ("pdbs", "PDB healthy against minimum", "per PodDisruptionBudget"),
+        series, _pdb_changed, focus, (1.7, "PDB", "PDBs"),
+        lambda ax, samples: _pdb_panel(ax, axis, samples), axis,
+        lambda first: f"{first.current_healthy}/{first.desired_healthy}",
     )
-    caption = "per PodDisruptionBudget" + steady_note(
-        [f"{k} ({series[k][0].current_healthy}/{series[k][0].desired_healthy})" for k in steady], "PDBs"
-    )
-    return chart("pdbs", "PDB healthy against minimum", caption, fig)
 
 
 def _pdb_panel(ax: Axes, axis: TimeAxis, samples: list[PdbSample]) -> None:
