@@ -318,6 +318,18 @@ def test_vector_db_scales_with_its_budget_and_claims(env: str) -> None:
     assert pdb["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
 
 
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_cloud_environments_have_their_volumes_made_by_the_csi_driver(env: str) -> None:
+    objects = rendered(env)
+    classes = by_name(objects, "StorageClass")
+    for name in ("fast", "standard"):
+        sc = classes[name]
+        assert sc["provisioner"] == "ebs.csi.aws.com", (env, name)
+        assert sc["volumeBindingMode"] == "WaitForFirstConsumer"  # in the zone of the pod's node
+        assert sc["parameters"]["encrypted"] == "true" and sc["allowVolumeExpansion"] is True
+    assert not of_kind(objects, "PersistentVolume"), "a cloud environment pre-creates no volume"
+
+
 def _hpa(env: str, name: str) -> Obj:
     return by_name(rendered(env), "HorizontalPodAutoscaler")[name]["spec"]
 

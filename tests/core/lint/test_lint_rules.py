@@ -62,6 +62,7 @@ FAILING = [
     ("out001-fail.yaml", "OUT001", "DestinationRule/shop/reviews"),
     ("sts001-fail.yaml", "STS001", "StatefulSet/data/db"),
     ("sts001-fail-no-default.yaml", "STS001", "StatefulSet/data/db"),
+    ("sts002-fail.yaml", "STS002", "StatefulSet/data/db"),
     ("lnt001-fail.yaml", "LNT001", "Deployment/ops/leader"),
     ("lnt002-fail.yaml", "LNT002", "Deployment/ops/leader"),
     ("drn001-fail.yaml", "DRN001", "Deployment/data/indexer"),
@@ -94,6 +95,7 @@ PASSING = [
     ("wkl003-pass.yaml", "WKL003"),
     ("out001-pass.yaml", "OUT001"),
     ("sts001-pass.yaml", "STS001"),
+    ("sts002-pass.yaml", "STS002"),
     ("lnt001-pass.yaml", "LNT001"),
     ("lnt002-pass.yaml", "LNT002"),
     ("drn001-pass.yaml", "DRN001"),
@@ -126,7 +128,7 @@ def test_codes_are_unique_and_severities_as_documented() -> None:
     errors = {r.code for r in RULES if r.severity is Severity.ERROR}
     assert errors == {
         "PDB001", "PDB002", "PDB003", "PDB004", "HPA001", "HPA002", "HPA004", "AFF001", "WKL001", "WKL002",
-        "STS001", "LNT001", "DRN001", "ZON001", "QUO001",
+        "STS001", "STS002", "LNT001", "DRN001", "ZON001", "QUO001",
     }
 
 

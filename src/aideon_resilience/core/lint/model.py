@@ -252,6 +252,7 @@ _INDEXED = {
     "Service": "services",
     "DestinationRule": "destination_rules",
     "StorageClass": "storage_classes",
+    "PersistentVolume": "persistent_volumes",
     "ResourceQuota": "quotas",
 }
 
@@ -269,6 +270,7 @@ class Inventory:
     services: list[KubeObject] = field(default_factory=list)
     destination_rules: list[KubeObject] = field(default_factory=list)
     storage_classes: list[KubeObject] = field(default_factory=list)
+    persistent_volumes: list[KubeObject] = field(default_factory=list)
     quotas: list[KubeObject] = field(default_factory=list)
 
     @classmethod

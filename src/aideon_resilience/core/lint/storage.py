@@ -1,4 +1,5 @@
-"""Storage rules: StatefulSet volume claims naming a storage class the overlay does not define."""
+"""Storage rules: StatefulSet volume claims naming a storage class the overlay does not define, or
+a class that provisions nothing with fewer pre-created volumes than the replicas that claim them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from aideon_resilience.core.lint.model import Finding, Inventory, LintContext, S
 from aideon_resilience.core.lint.rule import Rule
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+
+
+def _claim_templates(wl_obj: Mapping[str, object]) -> Iterator[tuple[str, str | None]]:
+    """(claim name, storage class) of each volumeClaimTemplate of a StatefulSet."""
+    spec = wl_obj.get("spec")
+    for claim in (spec.get("volumeClaimTemplates") if isinstance(spec, Mapping) else None) or []:
+        if isinstance(claim, Mapping):
+            cls = (claim.get("spec") or {}).get("storageClassName")
+            yield str((claim.get("metadata") or {}).get("name")), None if cls is None else str(cls)
 
 
 def _check_storage_class(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
@@ -55,4 +66,45 @@ STS_NO_CLASS = Rule(
     upstream="none.",
 )
 
-RULES = (STS_NO_CLASS,)
+def _check_unprovisioned(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
+    static = {
+        str((sc.get("metadata") or {}).get("name")) for sc in inv.storage_classes
+        if sc.get("provisioner") == NO_PROVISIONER
+    }
+    if not static:
+        return
+    volumes: dict[str, int] = {}
+    for pv in inv.persistent_volumes:
+        pv_class = str((pv.get("spec") or {}).get("storageClassName") or "")
+        volumes[pv_class] = volumes.get(pv_class, 0) + 1
+    for wl in inv.workloads:
+        if wl.kind != "StatefulSet" or wl.max_replicas is None:
+            continue
+        for claim_name, cls in _claim_templates(wl.obj):
+            have = volumes.get(cls or "", 0)
+            if cls in static and have < wl.max_replicas:
+                yield STS_UNPROVISIONED.report(
+                    wl.obj,
+                    f"volume claim {claim_name!r} uses storage class {cls!r}, whose provisioner "
+                    f"{NO_PROVISIONER} creates no volume, and the overlay pre-creates {have} PersistentVolume(s) "
+                    f"of it for up to {wl.max_replicas} replicas: the claims beyond {have} never bind and "
+                    "their pods stay Pending",
+                )
+
+
+STS_UNPROVISIONED = Rule(
+    "STS002", Severity.ERROR, "StatefulSet claims a storage class that provisions nothing, with too few volumes",
+    _check_unprovisioned,
+    doc=(
+        "A StorageClass whose provisioner is `kubernetes.io/no-provisioner` only binds claims to "
+        "PersistentVolumes created beforehand. When the overlay defines such a class and a StatefulSet's "
+        "volumeClaimTemplate uses it, every replica up to the workload's maximum (its HPA's maxReplicas, "
+        "else `replicas`) needs a volume of that class among the linted objects; otherwise the extra "
+        "claims stay Pending forever (no controller will create a volume), and so do their pods.\n\n"
+        "Fix: give the class a provisioner (the cluster's CSI driver, or a local-volume provisioner), or "
+        "pre-create one PersistentVolume of the class per replica."
+    ),
+    upstream="none.",
+)
+
+RULES = (STS_NO_CLASS, STS_UNPROVISIONED)

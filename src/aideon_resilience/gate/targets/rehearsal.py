@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, render_all
 from aideon_resilience.adapters.kube.client import api_client_for
-from aideon_resilience.adapters.kube.volumes import no_provisioner_classes, provision_local_volumes
+from aideon_resilience.adapters.kube.volumes import provision_local_volumes, storage_class_names
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
@@ -64,8 +64,9 @@ class RehearsalTarget:
         cluster.up(nodes=self.shape.nodes, zones=self.shape.zone_count, progress=progress,
                    timeout=CLUSTER_UP_TIMEOUT_S, node_size=NodeSize.of(size.cpu_millis, size.memory_mib, size.pods))
         api = api_client_for(self.paths.kubeconfig, self.context)
-        # before the overlay: its StatefulSets' claims must find their volumes when they are made
-        provision_local_volumes(api, classes=no_provisioner_classes(self._objects[0]))
+        # before the overlay: its StatefulSets' claims must find their volumes when they are made.
+        # Every class of the overlay gets them: no CSI driver runs on KWOK nodes.
+        provision_local_volumes(api, classes=storage_class_names(self._objects[0]))
         progress(f"applying the {self.env_dir.name} overlay unchanged (server-side)")
         deploy_overlay(self.manifests, self.env_dir, str(self.paths.kubeconfig), self.context,
                        self.rehearsal.deploy_timeout_seconds, progress=progress, rendered=self._objects)
