@@ -330,6 +330,14 @@ def test_cloud_environments_have_their_volumes_made_by_the_csi_driver(env: str) 
     assert not of_kind(objects, "PersistentVolume"), "a cloud environment pre-creates no volume"
 
 
+def test_the_local_cluster_has_its_volumes_made_by_the_local_provisioner() -> None:
+    objects = rendered("local")
+    for sc in by_name(objects, "StorageClass").values():
+        assert sc["provisioner"] == "aideon.io/local-volume", sc["metadata"]["name"]
+        assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert not of_kind(objects, "PersistentVolume")
+
+
 def _hpa(env: str, name: str) -> Obj:
     return by_name(rendered(env), "HorizontalPodAutoscaler")[name]["spec"]
 

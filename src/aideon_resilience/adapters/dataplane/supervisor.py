@@ -46,6 +46,7 @@ from aideon_resilience.adapters.dataplane.state import (
     DataPlaneState,
     write_state,
 )
+from aideon_resilience.adapters.dataplane.volume_provisioner import LocalVolumeProvisioner
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import free_port
@@ -85,6 +86,7 @@ class DataPlane:
         self.outlier_thread: threading.Thread | None = None
         self.prom = Prometheus(workdir / "prometheus")
         self.cpu = CpuFeedback(core, options.cpu_period_s)
+        self.volumes = LocalVolumeProvisioner(core, client.StorageV1Api(core.api_client))
         self.runtime: PodRuntime | None = None
         self.state = DataPlaneState(pid=os.getpid(), status="starting", namespaces=options.namespaces)
         self.backends: dict[str, list[tuple[str, int]]] = {}
@@ -191,6 +193,11 @@ class DataPlane:
             self.cpu.tick(targets)
         if self.options.prometheus:
             self.prom.set_standins(self.runtime.snapshot())
+        if self.volumes.due():
+            try:
+                self.volumes.reconcile()
+            except Exception as exc:  # the API server away for a moment: the next pass retries
+                log.warning("volume provisioner: %s", exc)
 
     def refresh_rules(self) -> None:
         rules = self._destination_rules()
