@@ -67,9 +67,15 @@ def test_a_claim_waits_for_the_provisioner_binds_through_it_and_its_volume_goes_
     try:
         with namespace(core, "t-provisioner") as ns:
             apps.create_namespaced_stateful_set(ns, _statefulset(sc))
-            claim = wait_for("the scheduler to pick a node for the claim", lambda: (
-                c := core.read_namespaced_persistent_volume_claim("data-db-0", ns)).metadata.annotations
-                and "volume.kubernetes.io/selected-node" in c.metadata.annotations and c, timeout=60)
+            def node_selected() -> Any:
+                try:
+                    c = core.read_namespaced_persistent_volume_claim("data-db-0", ns)
+                except client.ApiException as exc:  # the StatefulSet controller has not made it yet
+                    assert exc.status == 404
+                    return None
+                return "volume.kubernetes.io/selected-node" in (c.metadata.annotations or {}) and c
+
+            claim = wait_for("the scheduler to pick a node for the claim", node_selected, timeout=60)
             time.sleep(2)
             assert core.read_namespaced_persistent_volume_claim("data-db-0", ns).status.phase == "Pending"
             assert core.read_namespaced_pod("db-0", ns).spec.node_name is None  # no volume, no binding
@@ -88,9 +94,15 @@ def test_a_claim_waits_for_the_provisioner_binds_through_it_and_its_volume_goes_
 
             # the pod replaced: same claim, same volume, a node of the same zone
             core.delete_namespaced_pod("db-0", ns, grace_period_seconds=0)
-            again = wait_for("the replacement pod to run", lambda: (
-                p := core.read_namespaced_pod("db-0", ns)).metadata.uid != pod.metadata.uid
-                and p.status.phase == "Running" and p, timeout=120)
+            def replaced() -> Any:
+                try:
+                    p = core.read_namespaced_pod("db-0", ns)
+                except client.ApiException as exc:  # between the old pod and its replacement
+                    assert exc.status == 404
+                    return None
+                return p.metadata.uid != pod.metadata.uid and p.status.phase == "Running" and p
+
+            again = wait_for("the replacement pod to run", replaced, timeout=120)
             assert core.read_namespaced_persistent_volume_claim("data-db-0", ns).spec.volume_name == volume_name
             assert core.read_node(again.spec.node_name).metadata.labels[ZONE_LABEL] == zone
 
