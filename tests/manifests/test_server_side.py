@@ -29,17 +29,31 @@ def platform_ready(kube_cluster: KubeCluster) -> KubeCluster:
 
 
 def _isolated(objects: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
-    """The objects with the platform's namespaces renamed: a dry run then creates every namespaced
-    object, whatever another test (or the gate) left deployed under the real names."""
+    """The objects with the platform's namespaces and storage classes renamed: a dry run then creates
+    every object, whatever another test (or the gate) left deployed under the real names. Storage
+    classes are cluster-scoped and their provisioner is immutable, so the local overlay's `fast`
+    would otherwise refuse a cloud overlay's `fast`."""
     renamed = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    classes = {o["metadata"]["name"] for o in objects if o["kind"] == "StorageClass"}
     out = copy.deepcopy(objects)
     for o in out:
         md = o["metadata"]
-        if o["kind"] == "Namespace":
+        if o["kind"] in ("Namespace", "StorageClass"):
             md["name"] += suffix
         elif md.get("namespace") in renamed:
             md["namespace"] += suffix
+        for claim in _claim_specs(o):
+            if claim.get("storageClassName") in classes:
+                claim["storageClassName"] += suffix
     return out
+
+
+def _claim_specs(o: dict[str, Any]) -> list[dict[str, Any]]:
+    """The specs that name a storage class: a claim's or volume's own, a StatefulSet's templates'."""
+    spec = o.get("spec") or {}
+    if o["kind"] in ("PersistentVolumeClaim", "PersistentVolume"):
+        return [spec]
+    return [t.get("spec") or {} for t in spec.get("volumeClaimTemplates") or []]
 
 
 @pytest.mark.parametrize("env", ["development", "staging", "production", "local"])

@@ -46,7 +46,7 @@ from aideon_resilience.adapters.dataplane.state import (
     DataPlaneState,
     write_state,
 )
-from aideon_resilience.adapters.dataplane.volume_provisioner import LocalVolumeProvisioner
+from aideon_resilience.adapters.kube.volume_provisioner import LocalVolumeProvisioner
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import free_port

@@ -1,7 +1,7 @@
 """Simulated local volumes for clusters whose nodes run nothing (KWOK): what a static local-volume
-provisioner does on a real cluster, so StatefulSet claims can bind and the scheduler places their
-pods under the real volume-binding rules. A claim binds to a matching volume of its class before
-any provisioner is asked, so this also stands in for a CSI driver the cluster does not run.
+provisioner does on a real cluster, so StatefulSet claims of a `kubernetes.io/no-provisioner`
+storage class can bind and the scheduler places their pods under the real volume-binding rules.
+(Classes with a provisioner get theirs from `adapters/kube/volume_provisioner.py`.)
 
 One PersistentVolume per node and storage class, pinned to its node by node affinity and
 labelled as simulated; nothing is written anywhere.
@@ -37,9 +37,20 @@ def local_volume(node: str, storage_class: str, size: str) -> dict[str, Any]:
     }
 
 
-def storage_class_names(objects: list[dict[str, Any]]) -> set[str]:
-    """Names of the storage classes among rendered objects."""
-    return {str(o["metadata"]["name"]) for o in objects if o.get("kind") == "StorageClass"}
+def no_provisioner_classes(objects: list[dict[str, Any]]) -> set[str]:
+    """Names of the no-provisioner storage classes among rendered objects."""
+    return {
+        str(o["metadata"]["name"]) for o in objects
+        if o.get("kind") == "StorageClass" and o.get("provisioner") == NO_PROVISIONER
+    }
+
+
+def dynamic_provisioners(objects: list[dict[str, Any]]) -> set[str]:
+    """The provisioner names of the storage classes among rendered objects that make volumes."""
+    return {
+        str(o["provisioner"]) for o in objects
+        if o.get("kind") == "StorageClass" and o.get("provisioner") not in (None, NO_PROVISIONER)
+    }
 
 
 def provision_local_volumes(api: client.ApiClient, size: str = "1Ti", only: set[str] | None = None,

@@ -2,7 +2,9 @@
 
 A cluster of its own (`aideon-rehearsal`, allow-listed like the local one: the harness starts
 it) with the environment's node count, zones and allocatable from `cluster-shape.yaml`; storage
-classes without a provisioner get simulated local volumes; the environment's overlay is applied
+classes without a provisioner get simulated local volumes, and the classes of the cloud's CSI
+driver get a volume per claim from the local provisioner standing in for that driver (KWOK nodes
+cannot run it), zonal as the driver's would be; the environment's overlay is applied
 server-side unchanged. No pod runs anything, so there is no gateway and no proxy: the load is
 modelled (`gate.modelled_load`) and outlier detection is not rehearsed. The cluster is removed at
 the end unless asked to keep it.
@@ -12,9 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubernetes import client
+
 from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, render_all
 from aideon_resilience.adapters.kube.client import api_client_for
-from aideon_resilience.adapters.kube.volumes import provision_local_volumes, storage_class_names
+from aideon_resilience.adapters.kube.volume_provisioner import BackgroundProvisioner, LocalVolumeProvisioner
+from aideon_resilience.adapters.kube.volumes import (
+    dynamic_provisioners,
+    no_provisioner_classes,
+    provision_local_volumes,
+)
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
@@ -47,6 +56,7 @@ class RehearsalTarget:
         self._objects = render_all(manifests, env_dir)  # rendered once: also checks the overlay builds
         self._services = bounds_from_objects(self._objects[0], env_dir)
         self._provisioned = False
+        self._volumes: BackgroundProvisioner | None = None
 
     @property
     def context(self) -> str:
@@ -64,13 +74,23 @@ class RehearsalTarget:
         cluster.up(nodes=self.shape.nodes, zones=self.shape.zone_count, progress=progress,
                    timeout=CLUSTER_UP_TIMEOUT_S, node_size=NodeSize.of(size.cpu_millis, size.memory_mib, size.pods))
         api = api_client_for(self.paths.kubeconfig, self.context)
-        # before the overlay: its StatefulSets' claims must find their volumes when they are made.
-        # Every class of the overlay gets them: no CSI driver runs on KWOK nodes.
-        provision_local_volumes(api, classes=storage_class_names(self._objects[0]))
+        # before the overlay: its StatefulSets' claims must find their volumes when they are made
+        provision_local_volumes(api, classes=no_provisioner_classes(self._objects[0]))
+        self._start_volume_provisioner(api, progress)
         progress(f"applying the {self.env_dir.name} overlay unchanged (server-side)")
         deploy_overlay(self.manifests, self.env_dir, str(self.paths.kubeconfig), self.context,
                        self.rehearsal.deploy_timeout_seconds, progress=progress, rendered=self._objects)
         return Connection(self.paths.kubeconfig, self.context, None)
+
+    def _start_volume_provisioner(self, api: client.ApiClient, progress: Progress) -> None:
+        names = dynamic_provisioners(self._objects[0])
+        if not names:
+            return
+        progress(f"provisioning the claims of {', '.join(sorted(names))} classes locally "
+                 "(no CSI driver runs on KWOK nodes)")
+        self._volumes = BackgroundProvisioner(
+            LocalVolumeProvisioner(client.CoreV1Api(api), client.StorageV1Api(api), serves=names)
+        ).start()
 
     def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad | None:
         r = self.rehearsal
@@ -91,6 +111,9 @@ class RehearsalTarget:
         return []
 
     def release(self, progress: Progress) -> None:
+        if self._volumes is not None:
+            self._volumes.stop()
+            self._volumes = None
         if self.keep or not self._provisioned:
             return
         progress(f"removing the rehearsal cluster {self.paths.name} (--keep keeps it)")

@@ -14,13 +14,17 @@ cluster (the protocol of sigs.k8s.io/sig-storage-lib-external-provisioner):
 
 KWOK nodes run nothing, so nothing is ever written anywhere; the volume's source is a hostPath
 under /var/lib/aideon that no process reads. The data plane's supervisor runs `reconcile` on its
-tick.
+tick. A rehearsal (no data plane) runs it in a thread (`BackgroundProvisioner`) for its overlay's
+own provisioner names: it stands in for the cloud's CSI driver, which KWOK nodes cannot run, the
+way a CSI driver would answer (a zonal volume after the scheduler's choice).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from kubernetes import client
@@ -37,8 +41,9 @@ PERIOD_S = 1.0
 log = logging.getLogger("aideon.dataplane.volumes")
 
 
-def volume_for(claim: Any, reclaim_policy: str, node: str, zone: str | None) -> dict[str, Any]:
-    """The PersistentVolume made for a V1PersistentVolumeClaim on `node` (in `zone`)."""
+def volume_for(claim: Any, reclaim_policy: str, node: str, zone: str | None,
+               provisioner: str = PROVISIONER) -> dict[str, Any]:
+    """The PersistentVolume `provisioner` makes for a V1PersistentVolumeClaim on `node` (in `zone`)."""
     md, spec = claim.metadata, claim.spec
     size = (spec.resources.requests or {}).get("storage", "1Gi")
     topology = ({"key": ZONE_LABEL, "operator": "In", "values": [zone]} if zone
@@ -46,7 +51,7 @@ def volume_for(claim: Any, reclaim_policy: str, node: str, zone: str | None) -> 
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": f"pvc-{md.uid}", "annotations": {PROVISIONED_BY: PROVISIONER},
+        "metadata": {"name": f"pvc-{md.uid}", "annotations": {PROVISIONED_BY: provisioner},
                      "labels": {"app.kubernetes.io/managed-by": "aideon-local-volume"}},
         "spec": {
             "capacity": {"storage": size},
@@ -63,11 +68,14 @@ def volume_for(claim: Any, reclaim_policy: str, node: str, zone: str | None) -> 
 
 
 class LocalVolumeProvisioner:
-    """Volumes for the claims of `aideon.io/local-volume` classes (see the module docstring)."""
+    """Volumes for the claims of the classes whose provisioner is one of `serves` (by default
+    `aideon.io/local-volume`; see the module docstring)."""
 
-    def __init__(self, core: client.CoreV1Api, storage: client.StorageV1Api) -> None:
+    def __init__(self, core: client.CoreV1Api, storage: client.StorageV1Api,
+                 serves: Iterable[str] = (PROVISIONER,)) -> None:
         self.core = core
         self.storage = storage
+        self.serves = frozenset(serves)
         self.last = 0.0
 
     def due(self) -> bool:
@@ -77,7 +85,7 @@ class LocalVolumeProvisioner:
         """One pass: the volumes created and deleted, as `created <name>` / `deleted <name>`."""
         self.last = time.monotonic()
         classes = {sc.metadata.name: sc for sc in self.storage.list_storage_class(_request_timeout=5).items
-                   if sc.provisioner == PROVISIONER}
+                   if sc.provisioner in self.serves}
         if not classes:
             return []
         volumes = self.core.list_persistent_volume(_request_timeout=5).items
@@ -92,7 +100,7 @@ class LocalVolumeProvisioner:
                 continue
             done += self._provision(claim, sc, node)
         for pv in volumes:
-            ours = (pv.metadata.annotations or {}).get(PROVISIONED_BY) == PROVISIONER
+            ours = (pv.metadata.annotations or {}).get(PROVISIONED_BY) in self.serves
             if ours and pv.status.phase == "Released" and pv.spec.persistent_volume_reclaim_policy == "Delete":
                 self._delete(pv.metadata.name)
                 done.append(f"deleted {pv.metadata.name}")
@@ -105,7 +113,7 @@ class LocalVolumeProvisioner:
             log.warning("claim %s/%s: selected node %s unreadable (%s)", claim.metadata.namespace,
                         claim.metadata.name, node, exc.reason)
             return []
-        body = volume_for(claim, sc.reclaim_policy or "Delete", node, zone)
+        body = volume_for(claim, sc.reclaim_policy or "Delete", node, zone, sc.provisioner)
         try:
             self.core.create_persistent_volume(body, _request_timeout=5)
         except ApiException as exc:
@@ -123,3 +131,29 @@ class LocalVolumeProvisioner:
         except ApiException as exc:
             if exc.status != 404:
                 log.warning("could not delete released volume %s: %s", name, exc.reason)
+
+
+class BackgroundProvisioner:
+    """A `LocalVolumeProvisioner` reconciling every `PERIOD_S` in a daemon thread until `stop`."""
+
+    def __init__(self, provisioner: LocalVolumeProvisioner) -> None:
+        self.provisioner = provisioner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="volume-provisioner", daemon=True)
+
+    def start(self) -> BackgroundProvisioner:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.provisioner.reconcile()
+            except Exception as exc:  # the API server away for a moment: the next pass retries
+                log.warning("volume provisioner: %s", exc)
+            self._stop.wait(PERIOD_S)

@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from aideon_resilience.adapters.dataplane.volume_provisioner import (
+from aideon_resilience.adapters.kube.client import api_client_for
+from aideon_resilience.adapters.kube.volume_provisioner import (
     PROVISIONED_BY,
     PROVISIONER,
     ZONE_LABEL,
+    BackgroundProvisioner,
     LocalVolumeProvisioner,
     volume_for,
 )
-from aideon_resilience.adapters.kube.client import api_client_for
 from tests.adapters.kube.test_volumes import _statefulset
 from tests.adapters.localcluster.kubehelpers import namespace, wait_for
 from tests.conftest import KubeCluster
@@ -47,6 +48,72 @@ def test_the_volume_is_pre_bound_to_its_claim_and_pinned_to_the_zone_of_the_sele
     # a node without a zone: the volume stays on that node
     (term,) = volume_for(_claim(), "Retain", "n1", None)["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
     assert term["matchExpressions"] == [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]
+
+
+class _FakeApi:
+    """The three lists and two calls `reconcile` makes; created volumes are recorded."""
+
+    def __init__(self, classes: dict[str, str], claims: list[Any]) -> None:
+        self.classes = classes
+        self.claims = claims
+        self.created: list[dict[str, Any]] = []
+
+    def list_storage_class(self, **_: Any) -> Any:
+        return SimpleNamespace(items=[SimpleNamespace(metadata=SimpleNamespace(name=n), provisioner=p,
+                                                      reclaim_policy="Delete") for n, p in self.classes.items()])
+
+    def list_persistent_volume(self, **_: Any) -> Any:
+        return SimpleNamespace(items=[])
+
+    def list_persistent_volume_claim_for_all_namespaces(self, **_: Any) -> Any:
+        return SimpleNamespace(items=self.claims)
+
+    def read_node(self, name: str, **_: Any) -> Any:
+        return SimpleNamespace(metadata=SimpleNamespace(labels={ZONE_LABEL: f"zone-of-{name}"}))
+
+    def create_persistent_volume(self, body: dict[str, Any], **_: Any) -> None:
+        self.created.append(body)
+
+
+def _waiting_claim(uid: str, storage_class: str) -> Any:
+    claim = _claim(storage_class_name=storage_class, volume_name=None)
+    claim.metadata = SimpleNamespace(uid=uid, name=f"data-{uid}", namespace="ns", resource_version="1",
+                                     annotations={"volume.kubernetes.io/selected-node": "n1"},
+                                     deletion_timestamp=None)
+    return claim
+
+
+def test_it_serves_only_the_provisioner_names_it_is_given_and_signs_the_volume_with_the_class_s() -> None:
+    """A rehearsal runs it for the cloud's CSI driver: claims of `ebs.csi.aws.com` classes get a
+    volume signed by that name, claims of other classes are left to their own provisioner."""
+    api = _FakeApi({"fast": "ebs.csi.aws.com", "other": "example.com/other"},
+                   [_waiting_claim("a", "fast"), _waiting_claim("b", "other")])
+    done = LocalVolumeProvisioner(api, api, serves={"ebs.csi.aws.com"}).reconcile()  # type: ignore[arg-type]
+    assert done == ["created pvc-a"]
+    (pv,) = api.created
+    assert pv["metadata"]["annotations"] == {PROVISIONED_BY: "ebs.csi.aws.com"}
+    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [
+        "zone-of-n1"]
+    # by default only the local cluster's own class is served
+    assert LocalVolumeProvisioner(api, api).reconcile() == []  # type: ignore[arg-type]
+
+
+def test_the_background_provisioner_reconciles_until_stopped_and_survives_an_api_error() -> None:
+    calls: list[float] = []
+
+    class Flaky:
+        def reconcile(self) -> list[str]:
+            calls.append(time.monotonic())
+            if len(calls) == 1:
+                raise ConnectionError("the API server away for a moment")
+            return []
+
+    bg = BackgroundProvisioner(Flaky()).start()  # type: ignore[arg-type]
+    wait_for("a second pass after the error", lambda: len(calls) >= 2, timeout=10, interval=0.1)
+    bg.stop()
+    after = len(calls)
+    time.sleep(1.5)
+    assert len(calls) == after
 
 
 @pytest.mark.cluster
