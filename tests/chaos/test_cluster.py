@@ -292,7 +292,7 @@ def test_context_not_allow_listed_is_refused_with_nothing_changed(env: Env, tmp_
     assert "is not allow-listed" in (tmp_path / "chaos.log").read_text()
 
 
-HERMETIC = ["node-drain.json", "node-loss.json", "pod-kill.json", "zone-outage.json"]
+HERMETIC = ["node-drain.json", "node-loss.json", "pod-kill.json", "rolling-update.json", "zone-outage.json"]
 DATA_PLANE = {
     "gateway-outlier.json": ("AIDEON_BACKEND_ADMIN_URL", "AIDEON_PROXY_STATS_URL"),
     "load-surge.json": ("AIDEON_GATEWAY_URL",),
@@ -385,3 +385,52 @@ def test_data_plane_experiment_holds_on_the_local_environment(env: Env, tmp_path
         if os.environ.get(var):
             sub_env[var] = os.environ[var]
     _run_and_judge(env, tmp_path, name, sub_env)
+
+
+def _template_stamp(env: Env, name: str) -> str | None:
+    from kubernetes import client
+
+    from aideon_resilience.chaos.actions.rollout import RESTARTED_AT
+
+    dep = client.AppsV1Api(env.core.api_client).read_namespaced_deployment(name, env.ns)
+    return (dep.spec.template.metadata.annotations or {}).get(RESTARTED_AT)
+
+
+def test_a_rollout_replaces_every_pod_under_the_strategy_and_needs_no_undo(env: Env) -> None:
+    from aideon_resilience.chaos.actions import rollout_restart
+
+    _workload(env)
+    before = {p.metadata.name for p in env.core.list_namespaced_pod(env.ns).items}
+    out = rollout_restart(env.ns, "gw", timeout=120)
+    assert out["complete"] and (out["replicas"], out["updated"], out["total"], out["available"]) == (3, 3, 3, 3)
+    assert _template_stamp(env, "gw") == out["restarted_at"]
+    pods = env.core.list_namespaced_pod(env.ns).items
+    after = {p.metadata.name for p in pods if p.metadata.deletion_timestamp is None}
+    assert len(after) == 3 and not after & before  # every pod replaced
+    assert undo.pending_steps(env.undo_dir) == []  # complete: nothing left to undo
+
+
+def test_a_rollout_not_complete_in_time_fails_and_its_rollback_restores_the_template(env: Env) -> None:
+    from chaoslib.exceptions import ActivityFailed
+
+    from aideon_resilience.chaos.actions import rollout_restart, undo_rollout
+
+    _workload(env)
+    with pytest.raises(ActivityFailed, match=r"^the rollout of chaos-test-\w+/gw was not complete after 0.1 s: "
+                       r"\d of 3 replicas updated, .*; the undo log rolls it back$"):
+        rollout_restart(env.ns, "gw", timeout=0.1)
+    assert _template_stamp(env, "gw") is not None
+    (step,) = undo.pending_steps(env.undo_dir)
+    assert step.kind == "rollout_undo" and step.params["previous"] is None
+    assert undo_rollout(env.ns, "gw")["rolled_back"] == [f"{env.ns}/gw"]
+    assert _template_stamp(env, "gw") is None  # back to the template it had
+    assert undo.pending_steps(env.undo_dir) == []
+
+
+def test_a_rollout_of_a_namespace_that_has_not_opted_in_is_refused_with_nothing_changed(env: Env) -> None:
+    from aideon_resilience.chaos.actions import rollout_restart
+    from aideon_resilience.errors import SafetyRefusal
+
+    with pytest.raises(SafetyRefusal, match=r"^rollout_restart: namespace 'default' has not opted in to chaos"):
+        rollout_restart("default", "anything", timeout=5)
+    assert undo.pending_steps(env.undo_dir) == []

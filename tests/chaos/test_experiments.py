@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
-EXPECTED = {"pod-kill", "node-drain", "node-loss", "zone-outage", "gateway-outlier", "load-surge"}
+EXPECTED = {"pod-kill", "node-drain", "node-loss", "zone-outage", "gateway-outlier", "load-surge", "rolling-update"}
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 # mutating action -> the rollback that undoes it
@@ -25,6 +25,7 @@ UNDONE_BY = {
     "fail_backend": "recover_backend",
     "start_surge": "stop_load",
     "start_load": "stop_load",
+    "rollout_restart": "undo_rollout",
 }
 
 
@@ -33,7 +34,7 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def test_the_six_experiments_exist() -> None:
+def test_the_seven_experiments_exist() -> None:
     assert {p.stem for p in EXPERIMENTS} == EXPECTED
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from aideon_resilience.adapters.kube.sampler import Sampler
+from aideon_resilience.adapters.kube.sampler import Sampler, max_unavailable
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.core.evidence.timeline import load_timeline
 from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
@@ -153,3 +153,27 @@ def test_an_hpa_without_metrics_is_recorded_with_its_reason(tmp_path: Path) -> N
     assert _scaling_inactive(hpa("False", "FailedGetResourceMetric")) == "FailedGetResourceMetric"
     assert _scaling_inactive(hpa("True", "ValidMetricFound")) is None
     assert _scaling_inactive(SimpleNamespace(status=None)) is None
+
+
+def _strategy(type_: str = "RollingUpdate", surge: object = None, unavailable: object = None) -> Any:
+    return SimpleNamespace(type=type_, rolling_update=SimpleNamespace(max_surge=surge, max_unavailable=unavailable))
+
+
+@pytest.mark.parametrize(
+    ("replicas", "strategy", "expected"),
+    [
+        (3, _strategy(surge=1, unavailable=0), 0),       # the gateway's own strategy
+        (3, _strategy(), 0),                             # 25%/25%: 0.75 rounds down to 0
+        (8, _strategy(), 2),
+        (10, _strategy(unavailable="33%"), 3),
+        (3, _strategy(surge=0, unavailable=0), 1),       # both zero: one may go (ResolveFenceposts)
+        (3, _strategy(surge="0%", unavailable="10%"), 1),
+        (3, _strategy(unavailable=5), 3),                # never more than the replicas
+        (3, _strategy("Recreate"), 3),
+        (4, None, 1),                                    # no strategy: the API's defaults
+    ],
+)
+def test_max_unavailable_is_resolved_as_the_deployment_controller_does(
+    replicas: int, strategy: Any, expected: int
+) -> None:
+    assert max_unavailable(replicas, strategy) == expected

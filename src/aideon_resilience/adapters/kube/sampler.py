@@ -59,6 +59,44 @@ def _scaling_inactive(hpa: Any) -> str | None:
     return None
 
 
+def _int_or_percent(value: Any, replicas: int, round_up: bool) -> int:
+    """A Deployment's maxSurge/maxUnavailable against `replicas` (intstr.GetScaledValueFromIntOrPercent)."""
+    text = str(value).strip()
+    if not text.endswith("%"):
+        return int(text)
+    share = int(text[:-1]) * replicas
+    return -(-share // 100) if round_up else share // 100
+
+
+def max_unavailable(replicas: int, strategy: Any) -> int:
+    """How many of `replicas` a rollout may take out of service, as the Deployment controller
+    resolves it (deploymentutil.ResolveFenceposts): maxSurge rounds up, maxUnavailable down, and
+    when both come to zero one may be unavailable. `Recreate` takes all of them down."""
+    if strategy is not None and strategy.type == "Recreate":
+        return replicas
+    rolling = getattr(strategy, "rolling_update", None)
+    surge_v = getattr(rolling, "max_surge", None)
+    unavailable_v = getattr(rolling, "max_unavailable", None)
+    surge = _int_or_percent("25%" if surge_v is None else surge_v, replicas, round_up=True)
+    unavailable = _int_or_percent("25%" if unavailable_v is None else unavailable_v, replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        return 1
+    return min(unavailable, replicas)
+
+
+def _rollout_state(workload: Any) -> dict[str, int]:
+    """A Deployment's rollout fields of a `WorkloadSample` (none for a StatefulSet)."""
+    strategy = getattr(workload.spec, "strategy", None)
+    if hasattr(workload.spec, "service_name") or workload.status is None:
+        return {}
+    replicas = int(workload.spec.replicas or 0)
+    return {
+        "total_replicas": int(workload.status.replicas or 0),
+        "updated": int(workload.status.updated_replicas or 0),
+        "max_unavailable": max_unavailable(replicas, strategy),
+    }
+
+
 def _anti_affinity(workload: Any) -> str:
     """How the pod template spreads replicas over nodes: "required", "preferred" or "none"."""
     spec = workload.spec.template.spec
@@ -239,6 +277,7 @@ class Sampler:
                 "replicas": int(obj.spec.replicas or 0),
                 "ready": int(obj.status.ready_replicas or 0),
                 "anti_affinity": _anti_affinity(obj),
+                **_rollout_state(obj),
             }
         self._emit_workload(ns, name)
 

@@ -7,6 +7,7 @@ from aideon_resilience.chaos.actions.drain import DrainTimedOut, drain_nodes, un
 from aideon_resilience.chaos.actions.load import start_load, start_surge, stop_load
 from aideon_resilience.chaos.actions.node_loss import lose_nodes, recover_nodes, recover_zone, zone_outage
 from aideon_resilience.chaos.actions.pods import kill_pods
+from aideon_resilience.chaos.actions.rollout import rollout_restart, undo_rollout
 
 __all__ = [
     "DrainTimedOut",
@@ -17,9 +18,11 @@ __all__ = [
     "recover_backend",
     "recover_nodes",
     "recover_zone",
+    "rollout_restart",
     "start_load",
     "start_surge",
     "stop_load",
     "uncordon_nodes",
+    "undo_rollout",
     "zone_outage",
 ]

@@ -15,6 +15,7 @@ from aideon_resilience.core.evaluate.outlier import evaluate_outlier
 from aideon_resilience.core.evaluate.pdb import evaluate_pdb
 from aideon_resilience.core.evaluate.plan_replicas import evaluate_plan_replicas
 from aideon_resilience.core.evaluate.recovery import evaluate_recovery
+from aideon_resilience.core.evaluate.rollout import evaluate_rollout
 from aideon_resilience.core.evaluate.slo import SloFile
 from aideon_resilience.core.evaluate.verdict import SloResult, Verdict, build_verdict
 from aideon_resilience.core.evaluate.zone_capacity import evaluate_zone_capacity
@@ -28,6 +29,7 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
     "anti_affinity": evaluate_anti_affinity,
     "outlier": evaluate_outlier,
     "recovery": evaluate_recovery,
+    "rollout": evaluate_rollout,
     "experiments": evaluate_experiments,
     "plan_replicas": evaluate_plan_replicas,
     "zone_capacity": evaluate_zone_capacity,

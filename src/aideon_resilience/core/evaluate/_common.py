@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from aideon_resilience.core.evaluate.verdict import SEVERITY, Evidence, Figure, SloResult, Status, worst
+from aideon_resilience.core.evaluate.verdict import SEVERITY, Evidence, Figure, SloResult, Status, grade_max, worst
 from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
-from aideon_resilience.core.evidence.timeline import Timeline
+from aideon_resilience.core.evidence.timeline import ChaosActivity, ExperimentEvent, Timeline, WorkloadSample, matches
 
 
 @dataclass
@@ -135,3 +135,50 @@ def limit_items(items: list[str], cap: int = 20) -> list[str]:
     if len(items) <= cap:
         return items
     return [*items[:cap], f"... and {len(items) - cap} more"]
+
+
+@dataclass
+class Scenario:
+    """An experiment of the run, the timeline it is in and, when asked for, its first matching action."""
+
+    timeline: Timeline
+    experiment: ExperimentEvent
+    action: ChaosActivity | None = None
+    series: dict[str, list[WorkloadSample]] = field(default_factory=dict)
+
+
+def find_scenario(data: RunData, experiment: str, action: tuple[str, str] | None = None,
+                  workloads: list[str] | None = None) -> Scenario | Check:
+    """The experiment (with `action` = (pattern, what it is): its first action matching the
+    pattern; with `workloads`: the sample series of the matching workloads) or the inconclusive
+    check saying which evidence is missing."""
+    tl = data.timeline
+    if tl is None:
+        return Check(Status.INCONCLUSIVE, "no timeline file")
+    exp = tl.experiment(experiment)
+    if exp is None:
+        return Check(Status.INCONCLUSIVE, f"no {experiment} experiment in the timeline")
+    if action is None:
+        return Scenario(tl, exp)
+    pattern, what = action
+    found = tl.activities(exp.experiment, pattern)
+    if not found:
+        return Check(Status.INCONCLUSIVE, f"no {what} action ({pattern}) in {exp.experiment}")
+    series = {k: v for k, v in tl.workload_series().items() if matches(k, workloads or [])}
+    if workloads is not None and not series:
+        return Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(workloads)}")
+    return Scenario(tl, exp, found[0], series)
+
+
+def not_reached(data: RunData, deadline: float, failed: str, unfinished: str) -> Check:
+    """A condition never met: a failure when the run was observed past `deadline`, else
+    inconclusive (the run ended before it could be judged)."""
+    if data.data_end() >= deadline:
+        return Check(Status.FAIL, failed)
+    return Check(Status.INCONCLUSIVE, unfinished)
+
+
+def timed(took: float, limit: float, warn_ratio: float, message: str, figure: str, items: list[str]) -> Check:
+    """A duration graded against its limit, with its figure (seconds)."""
+    return Check(grade_max(took, limit, warn_ratio), message,
+                 figures={figure: Figure(value=took, limit=limit, unit="s")}, items=items)

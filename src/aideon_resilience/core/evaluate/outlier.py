@@ -10,7 +10,7 @@ the failure and `within_s` after the experiment ends.
 
 from __future__ import annotations
 
-from aideon_resilience.core.evaluate._common import Check, RunData, combine
+from aideon_resilience.core.evaluate._common import Check, RunData, combine, find_scenario
 from aideon_resilience.core.evaluate.slo import OutlierSlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
 from aideon_resilience.core.evidence.timeline import matches
@@ -67,12 +67,10 @@ def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloRe
     def done(checks: list[Check]) -> SloResult:
         return combine(slo.id, "outlier", slo.weight, slo.description, checks)
 
-    tl = data.timeline
-    if tl is None:
-        return done([Check(Status.INCONCLUSIVE, "no timeline file")])
-    exp = tl.experiment(slo.experiment)
-    if exp is None:
-        return done([Check(Status.INCONCLUSIVE, f"no {slo.experiment} experiment in the timeline")])
+    found = find_scenario(data, slo.experiment)
+    if isinstance(found, Check):
+        return done([found])
+    tl, exp = found.timeline, found.experiment
     acts = tl.activities(exp.experiment, slo.failing_activity) or tl.activities(exp.experiment)
     fail_at = acts[0].start if acts else exp.start
     what = f"{acts[0].activity} at {data.rel(fail_at)}" if acts else f"experiment start {data.rel(fail_at)}"

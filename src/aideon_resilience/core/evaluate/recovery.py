@@ -10,33 +10,32 @@ A workload that never lost a ready replica passes with that noted.
 
 from __future__ import annotations
 
-from aideon_resilience.core.evaluate._common import Check, RunData, combine, first_held, first_time, state_at
+from aideon_resilience.core.evaluate._common import (
+    Check,
+    RunData,
+    combine,
+    find_scenario,
+    first_held,
+    first_time,
+    not_reached,
+    state_at,
+    timed,
+)
 from aideon_resilience.core.evaluate.slo import RecoverySlo
-from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
-from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSample, matches
+from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status
+from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSample
 
 
 def evaluate_recovery(slo: RecoverySlo, data: RunData, warn_ratio: float) -> SloResult:
     def done(checks: list[Check]) -> SloResult:
         return combine(slo.id, "recovery", slo.weight, slo.description, checks)
 
-    tl = data.timeline
-    if tl is None:
-        return done([Check(Status.INCONCLUSIVE, "no timeline file")])
-    exp = tl.experiment(slo.experiment)
-    if exp is None:
-        return done([Check(Status.INCONCLUSIVE, f"no {slo.experiment} experiment in the timeline")])
-    kills = tl.activities(exp.experiment, slo.kill_activity)
-    if not kills:
-        return done(
-            [Check(Status.INCONCLUSIVE, f"no kill action ({slo.kill_activity}) in {exp.experiment}")]
-        )
-    kill = kills[0]
-    series = {k: v for k, v in tl.workload_series().items() if matches(k, slo.workloads)}
-    if not series:
-        return done(
-            [Check(Status.INCONCLUSIVE, f"no workload sample matching {', '.join(slo.workloads)}")]
-        )
+    found = find_scenario(data, slo.experiment, (slo.kill_activity, "kill"), slo.workloads)
+    if isinstance(found, Check):
+        return done([found])
+    kill = found.action
+    assert kill is not None
+    series = found.series
     return done([_workload_check(key, samples, kill, slo, data, warn_ratio) for key, samples in sorted(series.items())])
 
 
@@ -57,18 +56,17 @@ def _workload_check(key: str, samples: list[WorkloadSample], kill: ChaosActivity
     low = min((s.ready for s in samples if s.t >= dip[0]), default=dip[1].ready)
     back = first_held(samples, dip[0], lambda s, d=desired: s.ready >= d)  # type: ignore[misc]
     if back is None:
-        if data.data_end() >= kill.start + slo.within_s:
-            return Check(
-                Status.FAIL,
-                f"{key}: ready replicas not back to {desired} after {kill.activity} "
-                f"(lowest {low}, last {samples[-1].ready})",
-            )
-        return Check(Status.INCONCLUSIVE, f"{key}: the run ended before ready replicas recovered")
+        return not_reached(
+            data, kill.start + slo.within_s,
+            f"{key}: ready replicas not back to {desired} after {kill.activity} "
+            f"(lowest {low}, last {samples[-1].ready})",
+            f"{key}: the run ended before ready replicas recovered",
+        )
     took = back[0] - kill.start
-    return Check(
-        grade_max(took, slo.within_s, warn_ratio),
+    return timed(
+        took, slo.within_s, warn_ratio,
         f"{key}: {desired} ready replicas again {took:.0f} s after {kill.activity} "
         f"(lowest {low}, limit {slo.within_s:.0f} s)",
-        figures={f"{key} recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
-        items=[f"kill at {data.rel(kill.start)}; back at {data.rel(back[0])}"],
+        f"{key} recovery_s",
+        [f"kill at {data.rel(kill.start)}; back at {data.rel(back[0])}"],
     )

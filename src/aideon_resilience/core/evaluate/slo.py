@@ -6,7 +6,7 @@ The file is a mapping::
     warn_ratio: 0.8            # default margin for every SLO (see below)
     slos:
       - id: client-errors      # unique, lowercase letters, digits and dashes
-        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery | experiments
+        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery | rollout | experiments
         weight: 3              # > 0; share of the weighted score
         description: ...       # optional, shown in the reports
         warn_ratio: 0.8        # optional, overrides the file's default
@@ -34,7 +34,8 @@ from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
 FAMILIES = (
-    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "experiments", "plan_replicas", "zone_capacity",
+    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "rollout", "experiments", "plan_replicas",
+    "zone_capacity",
 )
 RunKind = Literal["gate", "rehearsal"]
 RUN_KINDS: tuple[RunKind, ...] = ("gate", "rehearsal")
@@ -147,6 +148,20 @@ class RecoverySlo(_SloBase):
     within_s: float = Field(gt=0)
 
 
+class RolloutSlo(_SloBase):
+    """A rolling update under load: the client error ratio over the rollout stays under X, ready
+    replicas never drop below what the Deployment's maxUnavailable allows, and the new ReplicaSet
+    is fully available within T of the update."""
+
+    family: Literal["rollout"]
+    experiment: str = "rolling-update"
+    rollout_activity: str = "*rollout*"
+    workloads: list[str] = Field(min_length=1)
+    max_error_ratio: float = Field(ge=0, le=1)
+    min_requests: int = Field(default=50, ge=1, description="requests over the rollout that judge its error ratio")
+    within_s: float = Field(gt=0)
+
+
 class ExperimentsSlo(_SloBase):
     """Every experiment of the suite held its own steady-state hypothesis, read from its journal:
     completed, hypothesis met before and after the method, no failed action, no unmet method probe.
@@ -181,8 +196,8 @@ class ZoneCapacitySlo(_SloBase):
 
 
 Slo = Annotated[
-    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | ExperimentsSlo | PlanReplicasSlo
-    | ZoneCapacitySlo,
+    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | RolloutSlo | ExperimentsSlo
+    | PlanReplicasSlo | ZoneCapacitySlo,
     Field(discriminator="family"),
 ]
 

@@ -32,6 +32,13 @@ class WorkloadSample(_Event):
     hpa_inactive: str | None = None
     # optional: the pod template's hostname anti-affinity as the sampler saw it
     anti_affinity: Literal["required", "preferred", "none"] | None = None
+    # optional, Deployments: pods of every ReplicaSet (status.replicas), those of the current pod
+    # template (status.updatedReplicas), and how many of `replicas` a rollout may take out of
+    # service (the strategy's maxUnavailable resolved against `replicas`, rounded down as the
+    # Deployment controller does; all of them under `Recreate`)
+    total_replicas: int | None = None
+    updated: int | None = None
+    max_unavailable: int | None = None
 
     @property
     def key(self) -> str:
