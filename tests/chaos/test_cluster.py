@@ -415,10 +415,14 @@ def test_a_rollout_not_complete_in_time_fails_and_its_rollback_restores_the_temp
 
     from aideon_resilience.chaos.actions import rollout_restart, undo_rollout
 
+    from kubernetes import client
+
     _workload(env)
-    with pytest.raises(ActivityFailed, match=r"^the rollout of chaos-test-\w+/gw was not complete after 0.1 s: "
-                       r"\d of 3 replicas updated, .*; the undo log rolls it back$"):
-        rollout_restart(env.ns, "gw", timeout=0.1)
+    # a paused Deployment takes the change but rolls nothing out: the rollout cannot complete
+    client.AppsV1Api(env.core.api_client).patch_namespaced_deployment("gw", env.ns, {"spec": {"paused": True}})
+    with pytest.raises(ActivityFailed, match=r"^the rollout of chaos-test-\w+/gw was not complete after 2 s: "
+                       r"0 of 3 replicas updated, 3 available, 3 pods; the undo log rolls it back$"):
+        rollout_restart(env.ns, "gw", timeout=2)
     assert _template_stamp(env, "gw") is not None
     (step,) = undo.pending_steps(env.undo_dir)
     assert step.kind == "rollout_undo" and step.params["previous"] is None
