@@ -109,6 +109,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("AIDEON_CHAOS_DRAIN_TIMEOUT", "integer", "120", "Seconds a drain may take.", "experiments"),
     _v("AIDEON_CHAOS_LOSS_COUNT", "integer", "1", "Nodes the node-loss experiment takes away.", "experiments"),
     _v("AIDEON_CHAOS_LOSS_SECONDS", "integer", "30", "How long lost nodes stay lost.", "experiments"),
+    _v("AIDEON_CHAOS_ZONE_LOSS_SECONDS", "integer", "75",
+       "How long a lost zone stays lost (longer than its pods' not-ready toleration, so they move).", "experiments"),
     _v("AIDEON_CHAOS_NODE_LOSS_MODE", "text", "unready", "How a node is lost: unready or unreachable.",
        "experiments"),
     _v("AIDEON_CHAOS_NODE_WAIT_TIMEOUT", "integer", "60",

@@ -360,6 +360,7 @@ def test_experiment_holds_on_a_healthy_workload(env: Env, tmp_path: Path, name: 
     sub_env = env.subprocess_env(
         AIDEON_CHAOS_NAMESPACE=env.ns, AIDEON_CHAOS_DEPLOYMENT="gw", AIDEON_CHAOS_PDB="gw",
         AIDEON_CHAOS_SELECTOR="app.kubernetes.io/name=gw", AIDEON_CHAOS_LOSS_SECONDS="5",
+        AIDEON_CHAOS_ZONE_LOSS_SECONDS="5",
         AIDEON_CHAOS_NODE_WAIT_TIMEOUT="40", AIDEON_CHAOS_DRAIN_TIMEOUT="90",
         AIDEON_CHAOS_DRAIN_POD_SELECTOR=env.selector,  # leave other tests' pods alone
     )  # fmt: skip
@@ -412,10 +413,9 @@ def test_a_rollout_replaces_every_pod_under_the_strategy_and_needs_no_undo(env: 
 
 def test_a_rollout_not_complete_in_time_fails_and_its_rollback_restores_the_template(env: Env) -> None:
     from chaoslib.exceptions import ActivityFailed
+    from kubernetes import client
 
     from aideon_resilience.chaos.actions import rollout_restart, undo_rollout
-
-    from kubernetes import client
 
     _workload(env)
     # a paused Deployment takes the change but rolls nothing out: the rollout cannot complete

@@ -19,6 +19,7 @@ from aideon_resilience.core.evaluate.rollout import evaluate_rollout
 from aideon_resilience.core.evaluate.slo import SloFile
 from aideon_resilience.core.evaluate.verdict import SloResult, Verdict, build_verdict
 from aideon_resilience.core.evaluate.zone_capacity import evaluate_zone_capacity
+from aideon_resilience.core.evaluate.zone_outage import evaluate_zone_outage
 
 __all__ = ["RunData", "evaluate", "evaluate_one"]
 
@@ -33,6 +34,7 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
     "experiments": evaluate_experiments,
     "plan_replicas": evaluate_plan_replicas,
     "zone_capacity": evaluate_zone_capacity,
+    "zone_outage": evaluate_zone_outage,
 }
 
 

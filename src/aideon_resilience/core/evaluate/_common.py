@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aideon_resilience.core.evaluate.verdict import SEVERITY, Evidence, Figure, SloResult, Status, grade_max, worst
 from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
@@ -182,3 +182,12 @@ def timed(took: float, limit: float, warn_ratio: float, message: str, figure: st
     """A duration graded against its limit, with its figure (seconds)."""
     return Check(grade_max(took, limit, warn_ratio), message,
                  figures={figure: Figure(value=took, limit=limit, unit="s")}, items=items)
+
+
+def judge_scenario(slo: Any, family: str, data: RunData, action: tuple[str, str],
+                   judge: Callable[[Scenario], list[Check]]) -> SloResult:
+    """An SLO of one experiment's action on some workloads (`slo.experiment`, `slo.workloads`):
+    `judge`'s checks, or the one that says which evidence is missing."""
+    found = find_scenario(data, slo.experiment, action, slo.workloads)
+    checks = [found] if isinstance(found, Check) else judge(found)
+    return combine(slo.id, family, slo.weight, slo.description, checks)

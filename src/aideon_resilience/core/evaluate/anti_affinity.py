@@ -39,7 +39,7 @@ def evaluate_anti_affinity(slo: AntiAffinitySlo, data: RunData, warn_ratio: floa
             has = "no" if kind == "none" else kind
             checks.append(Check(Status.FAIL, f"{key}: pod template has {has} hostname anti-affinity, not required"))
     for key, samples in sorted(series.items()):
-        checks.append(_one_per_node(key, samples, data))
+        checks.append(one_per_node(key, samples, data))
         if slo.zone_spread and slo.spread_after:
             ends = [(e.experiment, e.end) for e in tl.experiments if e.experiment in slo.spread_after]
             if not ends:
@@ -74,9 +74,9 @@ def _pending(key: str, tl: Timeline, data: RunData, limit_s: float) -> Check:
                  figures=figures)
 
 
-def _one_per_node(key: str, samples: list[PlacementSample], data: RunData) -> Check:
+def one_per_node(key: str, samples: list[PlacementSample], data: RunData) -> Check:
     doubled = [s for s in samples if s.pods >= 2]
-    most = max(s.pods for s in samples)
+    most = max((s.pods for s in samples), default=0)
     figures = {f"{key} max_pods_per_node": Figure(value=most)}
     if doubled:
         items = [f"{s.pods} replicas on node {s.node} at {data.rel(s.t)}" for s in doubled]

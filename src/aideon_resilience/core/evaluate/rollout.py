@@ -21,9 +21,8 @@ from aideon_resilience.core.evaluate._common import (
     Check,
     RunData,
     Scenario,
-    combine,
-    find_scenario,
     first_held,
+    judge_scenario,
     not_reached,
     state_at,
     timed,
@@ -34,9 +33,8 @@ from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSamp
 
 
 def evaluate_rollout(slo: RolloutSlo, data: RunData, warn_ratio: float) -> SloResult:
-    found = find_scenario(data, slo.experiment, (slo.rollout_activity, "rollout"), slo.workloads)
-    checks = [found] if isinstance(found, Check) else _checks(slo, found, data, warn_ratio)
-    return combine(slo.id, "rollout", slo.weight, slo.description, checks)
+    return judge_scenario(slo, "rollout", data, (slo.rollout_activity, "rollout"),
+                          lambda found: _checks(slo, found, data, warn_ratio))
 
 
 def _checks(slo: RolloutSlo, found: Scenario, data: RunData, warn_ratio: float) -> list[Check]:

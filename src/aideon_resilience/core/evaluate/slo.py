@@ -6,7 +6,7 @@ The file is a mapping::
     warn_ratio: 0.8            # default margin for every SLO (see below)
     slos:
       - id: client-errors      # unique, lowercase letters, digits and dashes
-        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery | rollout | experiments
+        family: client         # client | hpa | pdb | anti_affinity | outlier | recovery | rollout | zone_outage | ...
         weight: 3              # > 0; share of the weighted score
         description: ...       # optional, shown in the reports
         warn_ratio: 0.8        # optional, overrides the file's default
@@ -34,8 +34,8 @@ from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
 FAMILIES = (
-    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "rollout", "experiments", "plan_replicas",
-    "zone_capacity",
+    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "rollout", "zone_outage", "experiments",
+    "plan_replicas", "zone_capacity",
 )
 RunKind = Literal["gate", "rehearsal"]
 RUN_KINDS: tuple[RunKind, ...] = ("gate", "rehearsal")
@@ -162,6 +162,18 @@ class RolloutSlo(_SloBase):
     within_s: float = Field(gt=0)
 
 
+class ZoneOutageSlo(_SloBase):
+    """After a zone is lost, the ready replicas of every critical service are back to their minimum
+    (the HPA's, else the replicas before the outage) on the surviving zones within T, and a
+    service with required hostname anti-affinity never has two replicas on one node meanwhile."""
+
+    family: Literal["zone_outage"]
+    experiment: str = "zone-outage"
+    outage_activity: str = "*zone*"
+    workloads: list[str] = Field(min_length=1)
+    within_s: float = Field(gt=0)
+
+
 class ExperimentsSlo(_SloBase):
     """Every experiment of the suite held its own steady-state hypothesis, read from its journal:
     completed, hypothesis met before and after the method, no failed action, no unmet method probe.
@@ -196,8 +208,8 @@ class ZoneCapacitySlo(_SloBase):
 
 
 Slo = Annotated[
-    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | RolloutSlo | ExperimentsSlo
-    | PlanReplicasSlo | ZoneCapacitySlo,
+    ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | RolloutSlo | ZoneOutageSlo
+    | ExperimentsSlo | PlanReplicasSlo | ZoneCapacitySlo,
     Field(discriminator="family"),
 ]
 
