@@ -23,9 +23,14 @@ from pathlib import Path
 import psutil
 from kubernetes import client
 
-from aideon_resilience.adapters.dataplane.deploy import deploy_overlay
+from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, render_all
 from aideon_resilience.adapters.kube.modelled_cpu import ModelledCpu
-from aideon_resilience.adapters.kube.volumes import provision_local_volumes
+from aideon_resilience.adapters.kube.volume_provisioner import BackgroundProvisioner, LocalVolumeProvisioner
+from aideon_resilience.adapters.kube.volumes import (
+    dynamic_provisioners,
+    no_provisioner_classes,
+    provision_local_volumes,
+)
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.config.shape import load_cluster_shape
@@ -86,7 +91,11 @@ def main() -> int:
     up_s = time.monotonic() - t0
     try:
         api = cluster.api_client()
-        provision_local_volumes(api)
+        objects = render_all(REPO / "manifests", env_dir)[0]
+        provision_local_volumes(api, classes=no_provisioner_classes(objects))
+        # the overlay's CSI classes: the local provisioner stands in for the driver (as `rehearse` does)
+        volumes = BackgroundProvisioner(LocalVolumeProvisioner(
+            client.CoreV1Api(api), client.StorageV1Api(api), serves=dynamic_provisioners(objects))).start()
         t1 = time.monotonic()
         deploy_overlay(REPO / "manifests", env_dir, str(cluster.paths.kubeconfig), cluster.paths.context, 600)
         deploy_s = time.monotonic() - t1
@@ -127,6 +136,8 @@ def main() -> int:
             "patches": modelled.patches, "samples": samples,
         }), flush=True)
     finally:
+        if "volumes" in locals():
+            volumes.stop()
         if not args.keep:
             cluster.down()
     return 0
