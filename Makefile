@@ -64,7 +64,7 @@ test-cluster: prerequisites venv binaries
 	$(BIN)/pytest -m "cluster and not long"
 
 test: prerequisites venv binaries dev-tools check
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 cluster-up: prerequisites venv binaries
 	$(BIN)/aideon-resilience cluster up
