@@ -108,6 +108,9 @@ def test_cli_refusal_is_one_line_exit_2_and_writes_nothing(manifests: Path, tmp_
 
 
 def test_experiment_subset_must_come_from_the_suite(manifests: Path, tmp_path: Path) -> None:
+    gate = manifests / "environments" / "local" / "gate.yaml"
+    suite = re.sub(r"(?m)^experiments: .*$", "experiments: [pod-kill, node-drain]", gate.read_text())
+    gate.write_text(suite)  # a suite without zone-outage (chaos/ has it)
     prep = prepare(_opts(manifests, tmp_path, experiments=["node-drain"]))
     assert [p.stem for p in prep.experiments] == ["node-drain"]
     with pytest.raises(InputFileError, match=r"--experiments: 'zone-outage' is not in the suite"):
