@@ -19,7 +19,7 @@ def api_error(status: int) -> ApiException:
 def node(name: str, zone: str, unschedulable: bool = False) -> SimpleNamespace:
     return SimpleNamespace(
         metadata=SimpleNamespace(name=name, labels={"topology.kubernetes.io/zone": zone, "type": "kwok"}),
-        spec=SimpleNamespace(unschedulable=unschedulable),
+        spec=SimpleNamespace(unschedulable=unschedulable, taints=None),
         status=SimpleNamespace(conditions=[SimpleNamespace(type="Ready", status="True")]),
     )
 
@@ -88,6 +88,8 @@ class FakeCore:
         self.mutations.append(("patch_node", name, body))
         if "spec" in body and "unschedulable" in body["spec"]:
             n.spec.unschedulable = body["spec"]["unschedulable"]
+        if "spec" in body and "taints" in body["spec"]:
+            n.spec.taints = [dict(t) for t in body["spec"]["taints"]] or None
         return n
 
     # namespaces

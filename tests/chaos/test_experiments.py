@@ -14,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
-EXPECTED = {"pod-kill", "node-drain", "node-loss", "zone-outage", "gateway-outlier", "load-surge", "rolling-update"}
+EXPECTED = {"pod-kill", "node-drain", "node-loss", "zone-outage", "gateway-outlier", "load-surge", "rolling-update",
+            "stateful-node-loss"}
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 # mutating action -> the rollback that undoes it
@@ -34,7 +35,7 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def test_the_seven_experiments_exist() -> None:
+def test_the_eight_experiments_exist() -> None:
     assert {p.stem for p in EXPERIMENTS} == EXPECTED
 
 

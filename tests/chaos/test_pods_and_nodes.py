@@ -94,6 +94,22 @@ def test_node_loss_records_undo_first_and_recovers(lc: FakeLocalCluster) -> None
     json.dumps(out), json.dumps(back)
 
 
+def test_an_out_of_service_node_loss_taints_the_lost_node_once_down_and_the_rollback_clears_it(
+    lc: FakeLocalCluster, gateway: FakeKube
+) -> None:
+    gateway.core.nodes["node-a1"].spec.taints = [{"key": "example.com/keep", "effect": "NoSchedule"}]
+    out = lose_nodes(name="node-a1", wait_timeout=1, out_of_service="true")  # as an experiment passes it
+    assert out["out_of_service"] is True
+    taints = gateway.core.nodes["node-a1"].spec.taints
+    assert {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"} in taints
+    assert {"key": "example.com/keep", "effect": "NoSchedule"} in taints
+    recover_nodes(wait_timeout=1)
+    assert gateway.core.nodes["node-a1"].spec.taints == [{"key": "example.com/keep", "effect": "NoSchedule"}]
+    # a plain node loss leaves the taints alone
+    lose_nodes(name="node-a1", wait_timeout=1)
+    assert len(gateway.core.nodes["node-a1"].spec.taints) == 1
+
+
 def test_zone_outage_takes_one_zone_and_the_rollback_brings_it_back(lc: FakeLocalCluster) -> None:
     out = zone_outage("zone-b", wait_timeout=1)
     assert out["nodes"] == ["node-b1", "node-b2"]

@@ -73,7 +73,8 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
     assert code == 0, statuses
     assert verdict["verdict"] == "pass"
     assert set(statuses) >= {"client-errors", "hpa-scale-out", "pdb-held", "anti-affinity-spread",
-                             "outlier-ejection", "pod-kill-recovery", "rolling-update", "zone-outage"}
+                             "outlier-ejection", "pod-kill-recovery", "rolling-update", "zone-outage",
+                             "stateful-recovery"}
     for name in REPORT_FILES:
         assert (run / name).is_file(), name
     assert (run / "timeline.jsonl").stat().st_size > 0 and (run / "locust-windows.jsonl").stat().st_size > 0
@@ -83,7 +84,8 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
     assert sum(w.merged for w in agg) >= len(agg) - 2  # only the last windows may miss a final report
     journals = sorted((run / "journals").glob("*.json"))
     assert sorted(p.stem for p in journals) == sorted(
-        ["pod-kill", "rolling-update", "node-drain", "gateway-outlier", "node-loss", "zone-outage", "load-surge"])
+        ["pod-kill", "rolling-update", "node-drain", "gateway-outlier", "node-loss", "zone-outage",
+         "stateful-node-loss", "load-surge"])
     for journal in journals:  # read from the journal: the exit code of `chaos run` is not trusted
         summary = read_journal(journal)
         assert summary.held, (journal.stem, summary.status, summary.deviated, summary.failed_activities)
@@ -105,6 +107,7 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
         ("no-outlier-detection", "gateway-outlier", "outlier-ejection", "no ejection observed"),
         ("rollout-recreate", "rolling-update", "rolling-update", "during the rollout"),
         ("slow-zone-failover", "zone-outage", "zone-outage", "never back to its minimum"),
+        ("vector-db-two-replicas", "stateful-node-loss", "stateful-recovery", "below its majority"),
         # last: its replicas packed into one zone stay there after the local overlay is restored
         ("no-anti-affinity", "pod-kill", "anti-affinity-spread", "replicas on node"),
     ],
@@ -119,6 +122,7 @@ def test_each_broken_variant_fails_its_slo_for_the_reason_it_names(
     assert code == 1 and verdict["verdict"] == "fail", {k: v["status"] for k, v in results.items()}
     assert results[slo]["status"] == "fail"
     assert reason in str(results[slo]["message"]).lower(), results[slo]["message"]
-    others = {"hpa", "pdb", "anti_affinity", "recovery", "outlier", "rollout", "zone_outage"} - {results[slo]["family"]}
+    others = {"hpa", "pdb", "anti_affinity", "recovery", "outlier", "rollout", "zone_outage", "stateful"}
+    others -= {results[slo]["family"]}
     collateral = [k for k, v in results.items() if v["family"] in others and v["status"] == "fail"]
     assert not collateral, f"{variant} also failed {collateral}"

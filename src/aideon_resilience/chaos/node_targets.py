@@ -115,3 +115,23 @@ def set_unschedulable(core: Any, node: str, value: bool) -> None:
     core.patch_node(node, {"spec": {"unschedulable": value}})
 
 
+
+
+OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
+
+
+def set_out_of_service(core: Any, node: str, value: bool) -> bool:
+    """Add (or remove) the `node.kubernetes.io/out-of-service` taint of Kubernetes' non-graceful
+    node shutdown: on a node that is not ready, the pod garbage collector then force-deletes its
+    terminating pods (a StatefulSet can replace them) and volumes are detached. Returns whether
+    the taints changed; other taints are kept."""
+    taints = [t.to_dict() if hasattr(t, "to_dict") else dict(t) for t in (core.read_node(node).spec.taints or [])]
+    kept = [{k: v for k, v in t.items() if v is not None} for t in taints if t.get("key") != OUT_OF_SERVICE["key"]]
+    wanted = [*kept, OUT_OF_SERVICE] if value else kept
+    if len(wanted) == len(taints) and value == any(t.get("key") == OUT_OF_SERVICE["key"] for t in taints):
+        return False
+    for t in wanted:  # the client's snake_case dict back to the API's names
+        if "time_added" in t:
+            t["timeAdded"] = t.pop("time_added")
+    core.patch_node(node, {"spec": {"taints": wanted}})
+    return True

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from aideon_resilience.adapters.kube.sampler import Sampler, max_unavailable
+from aideon_resilience.adapters.kube.sampler import Sampler, _stateful_pod, max_unavailable
 from aideon_resilience.adapters.localcluster import LocalCluster
 from aideon_resilience.core.evidence.timeline import load_timeline
 from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
@@ -177,3 +177,25 @@ def test_max_unavailable_is_resolved_as_the_deployment_controller_does(
     replicas: int, strategy: Any, expected: int
 ) -> None:
     assert max_unavailable(replicas, strategy) == expected
+
+
+def _sts_pod(owner: str, ready: str = "True", deleting: bool = False) -> Any:
+    claim = SimpleNamespace(persistent_volume_claim=SimpleNamespace(claim_name="data-db-0"))
+    return SimpleNamespace(
+        metadata=SimpleNamespace(namespace="ns", name="db-0", uid="u1", owner_references=[SimpleNamespace(kind=owner)],
+                                 deletion_timestamp="now" if deleting else None),
+        spec=SimpleNamespace(node_name="n1", volumes=[SimpleNamespace(persistent_volume_claim=None), claim]),
+        status=SimpleNamespace(phase="Running", conditions=[SimpleNamespace(type="Ready", status=ready)]),
+    )
+
+
+def test_a_statefulset_pod_is_sampled_with_its_identity_node_readiness_and_claims() -> None:
+    s = _stateful_pod("MODIFIED", _sts_pod("StatefulSet"), "db")
+    assert s is not None
+    assert (s.workload, s.pod, s.uid, s.node, s.phase, s.ready, s.claims) == (
+        "db", "db-0", "u1", "n1", "Running", True, ["data-db-0"])
+    gone = _stateful_pod("DELETED", _sts_pod("StatefulSet"), "db")
+    assert gone is not None and (gone.phase, gone.ready) == ("Deleted", False)
+    leaving = _stateful_pod("MODIFIED", _sts_pod("StatefulSet", ready="False", deleting=True), "db")
+    assert leaving is not None and (leaving.phase, leaving.ready) == ("Terminating", False)
+    assert _stateful_pod("MODIFIED", _sts_pod("ReplicaSet"), "web") is None

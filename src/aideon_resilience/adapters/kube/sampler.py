@@ -28,6 +28,7 @@ from aideon_resilience.core.evidence.timeline import (
     PdbSample,
     PendingSample,
     PlacementSample,
+    StatefulPodSample,
     TimelineEvent,
     WorkloadSample,
 )
@@ -49,6 +50,22 @@ def _workload_of(pod: Any) -> str:
             return name.removesuffix("-" + labels["pod-template-hash"])
         return name
     return str(pod.metadata.name)
+
+
+def _stateful_pod(kind: str, pod: Any, workload: str) -> StatefulPodSample | None:
+    """The sample of a StatefulSet's pod (None for any other pod)."""
+    refs = pod.metadata.owner_references or []
+    if not any(ref.kind == "StatefulSet" for ref in refs):
+        return None
+    gone = kind == "DELETED"
+    conditions = (pod.status.conditions if pod.status else None) or []
+    ready = not gone and any(c.type == "Ready" and c.status == "True" for c in conditions)
+    phase = "Deleted" if gone else "Terminating" if pod.metadata.deletion_timestamp else str(pod.status.phase)
+    claims = sorted(v.persistent_volume_claim.claim_name for v in (pod.spec.volumes or [])
+                    if getattr(v, "persistent_volume_claim", None) is not None)
+    return StatefulPodSample(t=0, kind="stateful_pod", namespace=pod.metadata.namespace, workload=workload,
+                             pod=pod.metadata.name, uid=str(pod.metadata.uid), node=pod.spec.node_name,
+                             phase=phase, ready=ready, claims=claims)
 
 
 def _scaling_inactive(hpa: Any) -> str | None:
@@ -336,6 +353,9 @@ class Sampler:
         touched = {workload} | ({before[0]} if before else set())
         for wl in touched:
             self._emit_placement(ns, wl)
+        stateful = _stateful_pod(kind, pod, workload)
+        if stateful is not None:
+            self._emit(("stateful_pod", ns, pod.metadata.name, stateful.uid), stateful)
 
     def _emit_placement(self, ns: str, workload: str) -> None:
         with self._lock:

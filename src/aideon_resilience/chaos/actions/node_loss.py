@@ -36,7 +36,17 @@ def _undo_restore(params: dict[str, Any], data: dict[str, Any]) -> None:
     if lc is None:
         raise RuntimeError("aideon_resilience.adapters.localcluster.nodes is not available")
     api = node_targets.clients_for_step(data)
-    lc.restore_node(api.core, params["node"])
+    _bring_back(lc, api.core, str(params["node"]))
+
+
+def _bring_back(lc: ModuleType, core: Any, node: str) -> None:
+    """The node's out-of-service taint (if this run added one) off, then its kubelet back."""
+    try:
+        node_targets.set_out_of_service(core, node, False)
+    except Exception as exc:
+        if k8s.api_status(exc) != 404:
+            raise
+    lc.restore_node(core, node)
 
 
 # --- node loss and zone outage ---------------------------------------------------------------
@@ -76,7 +86,8 @@ def _require_lc() -> ModuleType:
 
 
 def _lose(
-    api: k8s.KubeClients, context: str, nodes: list[str], mode: str, wait_timeout: float, zone: str | None
+    api: k8s.KubeClients, context: str, nodes: list[str], mode: str, wait_timeout: float, zone: str | None,
+    out_of_service: bool = False,
 ) -> dict[str, Any]:
     lc = _require_lc()
     fn = {"unready": lc.make_node_unready, "unreachable": lc.make_node_unreachable}.get(mode)
@@ -95,15 +106,18 @@ def _lose(
                 )
             )
             fn(api.core, node)
+        states = _wait_ready(api.core, nodes, False, wait_timeout)
+        if out_of_service:  # the operator's step of a non-graceful node shutdown, once it is down
+            for node in nodes:
+                node_targets.set_out_of_service(api.core, node, True)
     except signals.INTERRUPTS:
         for step in steps:
             try:
-                lc.restore_node(api.core, step.params["node"])
+                _bring_back(lc, api.core, str(step.params["node"]))
                 undo.mark_done(step)
             except Exception as exc:
                 logger.error(f"could not restore {step.params['node']}: {exc}")
         raise
-    states = _wait_ready(api.core, nodes, False, wait_timeout)
     return {
         "action": "lose_nodes" if zone is None else "zone_outage",
         "context": context,
@@ -112,6 +126,7 @@ def _lose(
         "nodes": nodes,
         "ready": states,
         "observed_not_ready": all(s != "True" for s in states.values()),
+        "out_of_service": out_of_service,
     }
 
 
@@ -123,11 +138,14 @@ def lose_nodes(
     wait_timeout: float = 60,
     namespace: str | None = None,
     pod_label_selector: str | None = None,
+    out_of_service: bool = False,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Lose nodes of the local cluster: ``unready`` (heartbeats stop) or ``unreachable``.
 
-    Targets as for :func:`drain_nodes`.
+    Targets as for :func:`drain_nodes`. `out_of_service`: once they are down, taint them
+    `node.kubernetes.io/out-of-service` as an operator does after a non-graceful node shutdown,
+    so their StatefulSet pods are force-deleted and replaced elsewhere (the rollback removes it).
     """
     guard.require_target(
         "lose_nodes", name=name, label_selector=label_selector, pod_label_selector=pod_label_selector
@@ -140,7 +158,15 @@ def lose_nodes(
     if not targets:
         raise ActivityFailed("no node matches the node loss's target")
     guard.require_node_share(len(targets), len(all_nodes))
-    return _lose(api, context, targets, mode, node_targets.parse_number(wait_timeout, "wait_timeout"), None)
+    return _lose(api, context, targets, mode, node_targets.parse_number(wait_timeout, "wait_timeout"), None,
+                 _flag(out_of_service))
+
+
+def _flag(value: object) -> bool:
+    """A boolean argument, also as the text an experiment's configuration gives."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def zone_outage(
@@ -187,7 +213,7 @@ def recover_nodes(
     else:
         targets = sorted({str(s.params["node"]) for s in pending})
     for node in targets:
-        lc.restore_node(api.core, node)
+        _bring_back(lc, api.core, node)
         for step in pending:
             if step.params.get("node") == node:
                 undo.mark_done(step)

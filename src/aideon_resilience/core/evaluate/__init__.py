@@ -17,6 +17,7 @@ from aideon_resilience.core.evaluate.plan_replicas import evaluate_plan_replicas
 from aideon_resilience.core.evaluate.recovery import evaluate_recovery
 from aideon_resilience.core.evaluate.rollout import evaluate_rollout
 from aideon_resilience.core.evaluate.slo import SloFile
+from aideon_resilience.core.evaluate.stateful import evaluate_stateful
 from aideon_resilience.core.evaluate.verdict import SloResult, Verdict, build_verdict
 from aideon_resilience.core.evaluate.zone_capacity import evaluate_zone_capacity
 from aideon_resilience.core.evaluate.zone_outage import evaluate_zone_outage
@@ -31,6 +32,7 @@ _EVALUATORS: dict[str, Callable[[Any, RunData, float], SloResult]] = {
     "outlier": evaluate_outlier,
     "recovery": evaluate_recovery,
     "rollout": evaluate_rollout,
+    "stateful": evaluate_stateful,
     "experiments": evaluate_experiments,
     "plan_replicas": evaluate_plan_replicas,
     "zone_capacity": evaluate_zone_capacity,

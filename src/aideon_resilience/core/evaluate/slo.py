@@ -34,8 +34,8 @@ from aideon_resilience.errors import InputFileError
 
 SLO_FILE = "slo.yaml"
 FAMILIES = (
-    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "rollout", "zone_outage", "experiments",
-    "plan_replicas", "zone_capacity",
+    "client", "hpa", "pdb", "anti_affinity", "outlier", "recovery", "rollout", "zone_outage", "stateful",
+    "experiments", "plan_replicas", "zone_capacity",
 )
 RunKind = Literal["gate", "rehearsal"]
 RUN_KINDS: tuple[RunKind, ...] = ("gate", "rehearsal")
@@ -174,6 +174,18 @@ class ZoneOutageSlo(_SloBase):
     within_s: float = Field(gt=0)
 
 
+class StatefulSlo(_SloBase):
+    """A StatefulSet pod and its node lost: the replacement comes back with the same name and the
+    same volume claims, ready, within T of the loss, and a majority of the replicas stays ready
+    throughout."""
+
+    family: Literal["stateful"]
+    experiment: str = "stateful-node-loss"
+    loss_activity: str = "*lose*"
+    workloads: list[str] = Field(min_length=1)
+    within_s: float = Field(gt=0)
+
+
 class ExperimentsSlo(_SloBase):
     """Every experiment of the suite held its own steady-state hypothesis, read from its journal:
     completed, hypothesis met before and after the method, no failed action, no unmet method probe.
@@ -209,7 +221,7 @@ class ZoneCapacitySlo(_SloBase):
 
 Slo = Annotated[
     ClientSlo | HpaSlo | PdbSlo | AntiAffinitySlo | OutlierSlo | RecoverySlo | RolloutSlo | ZoneOutageSlo
-    | ExperimentsSlo | PlanReplicasSlo | ZoneCapacitySlo,
+    | StatefulSlo | ExperimentsSlo | PlanReplicasSlo | ZoneCapacitySlo,
     Field(discriminator="family"),
 ]
 

@@ -34,6 +34,7 @@ from aideon_resilience.core.evidence.timeline_events import (
     PdbSample,
     PendingSample,
     PlacementSample,
+    StatefulPodSample,
     TimelineEvent,
     WorkloadSample,
 )
@@ -43,7 +44,7 @@ from aideon_resilience.errors import InputFileError
 __all__ = [
     "KINDS", "ChaosActivity", "EjectionEvent", "Event", "EvictionRefused", "EvidenceGap", "ExperimentEvent",
     "LoadWorkersEvent", "ModelledLoadSample", "NodeSample", "PdbSample", "PendingSample", "PlacementSample",
-    "Timeline", "TimelineEvent", "WorkloadSample", "load_timeline", "matches", "parse_event",
+    "StatefulPodSample", "Timeline", "TimelineEvent", "WorkloadSample", "load_timeline", "matches", "parse_event",
 ]
 
 
@@ -82,6 +83,7 @@ class Timeline:
     placements: list[PlacementSample] = field(default_factory=list)
     pending: list[PendingSample] = field(default_factory=list)
     nodes: list[NodeSample] = field(default_factory=list)
+    stateful_pods: list[StatefulPodSample] = field(default_factory=list)
     ejections: list[EjectionEvent] = field(default_factory=list)
     refusals: list[EvictionRefused] = field(default_factory=list)
     load_workers: list[LoadWorkersEvent] = field(default_factory=list)
@@ -100,6 +102,7 @@ class Timeline:
             PlacementSample: tl.placements,  # type: ignore[dict-item]
             PendingSample: tl.pending,  # type: ignore[dict-item]
             NodeSample: tl.nodes,  # type: ignore[dict-item]
+            StatefulPodSample: tl.stateful_pods,  # type: ignore[dict-item]
             EjectionEvent: tl.ejections,  # type: ignore[dict-item]
             EvictionRefused: tl.refusals,  # type: ignore[dict-item]
             LoadWorkersEvent: tl.load_workers,  # type: ignore[dict-item]
@@ -124,6 +127,7 @@ class Timeline:
             self.placements,
             self.pending,
             self.nodes,
+            self.stateful_pods,
             self.ejections,
             self.refusals,
             self.modelled,
@@ -150,6 +154,10 @@ class Timeline:
 
     def pending_series(self) -> dict[str, list[PendingSample]]:
         return _by_key(self.pending)
+
+    def stateful_pod_series(self) -> dict[str, list[StatefulPodSample]]:
+        """Samples of the pods of each StatefulSet `namespace/name`, in time order."""
+        return _by_key(self.stateful_pods)
 
     def node_zones(self) -> dict[str, str | None]:
         """Zone of every node seen (node samples first, then placements)."""

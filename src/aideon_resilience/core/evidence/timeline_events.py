@@ -83,6 +83,26 @@ class PendingSample(_Event):
         return f"{self.namespace}/{self.workload}"
 
 
+class StatefulPodSample(_Event):
+    """One pod of a StatefulSet as the sampler saw it: its identity (name, and `uid` for the
+    object), where it runs and whether it is ready, and the volume claims it mounts. A pod that
+    is gone has `phase` "Deleted"."""
+
+    kind: Literal["stateful_pod"] = "stateful_pod"
+    namespace: str
+    workload: str
+    pod: str
+    uid: str
+    node: str | None = None
+    phase: str
+    ready: bool
+    claims: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+
 class NodeSample(_Event):
     kind: Literal["node"] = "node"
     name: str
@@ -163,6 +183,7 @@ Event = Annotated[
     | PlacementSample
     | PendingSample
     | NodeSample
+    | StatefulPodSample
     | EjectionEvent
     | EvictionRefused
     | LoadWorkersEvent
@@ -178,6 +199,7 @@ KINDS = (
     "placement",
     "pending",
     "node",
+    "stateful_pod",
     "ejection",
     "eviction_refused",
     "load_workers",
