@@ -185,9 +185,14 @@ def timed(took: float, limit: float, warn_ratio: float, message: str, figure: st
 
 
 def judge_scenario(slo: Any, family: str, data: RunData, action: tuple[str, str],
-                   judge: Callable[[Scenario], list[Check]]) -> SloResult:
+                   judge: Callable[[Scenario, ChaosActivity], list[Check]]) -> SloResult:
     """An SLO of one experiment's action on some workloads (`slo.experiment`, `slo.workloads`):
-    `judge`'s checks, or the one that says which evidence is missing."""
+    `judge`'s checks (given the scenario and its action), or the one that says which evidence is
+    missing."""
     found = find_scenario(data, slo.experiment, action, slo.workloads)
-    checks = [found] if isinstance(found, Check) else judge(found)
+    if isinstance(found, Check):
+        checks = [found]
+    else:
+        assert found.action is not None  # asked for: find_scenario gives it or a Check
+        checks = judge(found, found.action)
     return combine(slo.id, family, slo.weight, slo.description, checks)

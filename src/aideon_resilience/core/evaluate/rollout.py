@@ -34,12 +34,11 @@ from aideon_resilience.core.evidence.timeline import ChaosActivity, WorkloadSamp
 
 def evaluate_rollout(slo: RolloutSlo, data: RunData, warn_ratio: float) -> SloResult:
     return judge_scenario(slo, "rollout", data, (slo.rollout_activity, "rollout"),
-                          lambda found: _checks(slo, found, data, warn_ratio))
+                          lambda found, action: _checks(slo, found, action, data, warn_ratio))
 
 
-def _checks(slo: RolloutSlo, found: Scenario, data: RunData, warn_ratio: float) -> list[Check]:
-    update = found.action
-    assert update is not None
+def _checks(slo: RolloutSlo, found: Scenario, update: ChaosActivity, data: RunData,
+            warn_ratio: float) -> list[Check]:
     until = max(update.end, found.experiment.end)
     checks = [_clients(slo, data, update, warn_ratio)]
     for key, samples in sorted(found.series.items()):

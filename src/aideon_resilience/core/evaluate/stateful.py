@@ -27,17 +27,17 @@ from aideon_resilience.core.evaluate._common import (
 )
 from aideon_resilience.core.evaluate.slo import StatefulSlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status
-from aideon_resilience.core.evidence.timeline import StatefulPodSample, Timeline, WorkloadSample
+from aideon_resilience.core.evidence.timeline import ChaosActivity, StatefulPodSample, Timeline, WorkloadSample
 
 
 def evaluate_stateful(slo: StatefulSlo, data: RunData, warn_ratio: float) -> SloResult:
     return judge_scenario(slo, "stateful", data, (slo.loss_activity, "node loss"),
-                          lambda found: _checks(slo, found, data, warn_ratio))
+                          lambda found, action: _checks(slo, found, action, data, warn_ratio))
 
 
-def _checks(slo: StatefulSlo, found: Scenario, data: RunData, warn_ratio: float) -> list[Check]:
-    tl, loss = found.timeline, found.action
-    assert loss is not None
+def _checks(slo: StatefulSlo, found: Scenario, loss: ChaosActivity, data: RunData,
+            warn_ratio: float) -> list[Check]:
+    tl = found.timeline
     lost_at = loss.end
     pods = tl.stateful_pod_series()
     checks: list[Check] = []
@@ -58,12 +58,7 @@ def _checks(slo: StatefulSlo, found: Scenario, data: RunData, warn_ratio: float)
 
 
 def _down_nodes(tl: Timeline, t: float) -> set[str]:
-    last: dict[str, bool] = {}
-    for n in tl.nodes:
-        if n.t > t:
-            break
-        last[n.name] = n.ready
-    return {name for name, ready in last.items() if not ready}
+    return {name for name, ready in tl.node_readiness_at(t).items() if not ready}
 
 
 def _lost_pods(samples: list[StatefulPodSample], down: set[str], t: float) -> list[StatefulPodSample]:

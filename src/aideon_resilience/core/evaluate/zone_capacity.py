@@ -18,12 +18,7 @@ from aideon_resilience.core.evidence.timeline import PlacementSample, Timeline, 
 
 
 def _ready_nodes(tl: Timeline, t: float) -> set[str]:
-    last: dict[str, bool] = {}
-    for n in tl.nodes:
-        if n.t > t:
-            break
-        last[n.name] = n.ready
-    return {name for name, ready in last.items() if ready}
+    return {name for name, ready in tl.node_readiness_at(t).items() if ready}
 
 
 def surviving_ready(samples: list[WorkloadSample], placements: list[PlacementSample], tl: Timeline,

@@ -29,17 +29,17 @@ from aideon_resilience.core.evaluate.anti_affinity import one_per_node
 from aideon_resilience.core.evaluate.slo import ZoneOutageSlo
 from aideon_resilience.core.evaluate.verdict import SloResult, Status
 from aideon_resilience.core.evaluate.zone_capacity import surviving_ready
-from aideon_resilience.core.evidence.timeline import PlacementSample, Timeline, WorkloadSample
+from aideon_resilience.core.evidence.timeline import ChaosActivity, PlacementSample, Timeline, WorkloadSample
 
 
 def evaluate_zone_outage(slo: ZoneOutageSlo, data: RunData, warn_ratio: float) -> SloResult:
     return judge_scenario(slo, "zone_outage", data, (slo.outage_activity, "zone outage"),
-                          lambda found: _checks(slo, found, data, warn_ratio))
+                          lambda found, action: _checks(slo, found, action, data, warn_ratio))
 
 
-def _checks(slo: ZoneOutageSlo, found: Scenario, data: RunData, warn_ratio: float) -> list[Check]:
-    tl, outage = found.timeline, found.action
-    assert outage is not None
+def _checks(slo: ZoneOutageSlo, found: Scenario, outage: ChaosActivity, data: RunData,
+            warn_ratio: float) -> list[Check]:
+    tl = found.timeline
     lost = outage.end
     rollbacks = [a for a in tl.activities(found.experiment.experiment, "*", "rollback") if a.start >= lost]
     back = rollbacks[0].start if rollbacks else found.experiment.end

@@ -159,6 +159,15 @@ class Timeline:
         """Samples of the pods of each StatefulSet `namespace/name`, in time order."""
         return _by_key(self.stateful_pods)
 
+    def node_readiness_at(self, t: float) -> dict[str, bool]:
+        """Whether each node seen by `t` was Ready then (its last sample up to `t`)."""
+        last: dict[str, bool] = {}
+        for n in self.nodes:
+            if n.t > t:
+                break
+            last[n.name] = n.ready
+        return last
+
     def node_zones(self) -> dict[str, str | None]:
         """Zone of every node seen (node samples first, then placements)."""
         zones: dict[str, str | None] = {}
