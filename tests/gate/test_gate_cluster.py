@@ -99,6 +99,16 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
         assert (config["environment"], config["log_level"], config["feature_flags"]) == ("local", "info", []), standin
 
 
+# Variants whose SLO fails on its own evidence long before the experiment's bound, run with a
+# shorter one (the local gate above runs the full bounds): a drain the budget refuses fails the
+# `pdb` SLO when it times out, whenever that is; an HPA whose maximum leaves no room fails the
+# `hpa` SLO whatever the surge did.
+QUICKER = {
+    "pdb-blocks-drains": {"AIDEON_CHAOS_DRAIN_TIMEOUT": "45"},
+    "hpa-max-equals-min": {"AIDEON_SURGE_SECONDS": "45"},
+}
+
+
 @pytest.mark.parametrize(
     ("variant", "experiment", "slo", "reason"),
     [
@@ -117,6 +127,8 @@ def test_each_broken_variant_fails_its_slo_for_the_reason_it_names(
     variant: str, experiment: str, slo: str, reason: str,
 ) -> None:
     monkeypatch.chdir(REPO)
+    for name, value in QUICKER.get(variant, {}).items():
+        monkeypatch.setenv(name, value)
     code, verdict, _ = _gate(tmp_path, "--overlay", str(VARIANTS / variant), "--experiments", experiment)
     results = _by_id(verdict)
     assert code == 1 and verdict["verdict"] == "fail", {k: v["status"] for k, v in results.items()}
