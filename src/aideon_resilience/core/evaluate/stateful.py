@@ -1,8 +1,10 @@
 """Stateful-recovery SLOs: a StatefulSet pod and its node are lost, and the store recovers.
 
-The node is lost when the first action of the experiment (`stateful-node-loss`) matching
-`loss_activity` ends. The pods lost with it are the StatefulSet's pods (the sampler's
-`stateful_pod` samples) last seen on a node that was not Ready then. For each matching workload:
+The loss is the first action of the experiment (`stateful-node-loss`) matching `loss_activity`:
+it starts when the node is taken away and ends once the node is seen down. The pods lost are the
+StatefulSet's pods (the sampler's `stateful_pod` samples) that ran, when the loss started, on a
+node that was down when it ended. Times are from the start of the loss: the time the control
+plane takes to see a node gone is part of the recovery. For each matching workload:
 
 - **replacement**: every lost pod comes back under the same name (a new pod object: another
   `uid`) with the same volume claims, ready and holding for `READY_HOLD_S`, within T of the
@@ -38,11 +40,11 @@ def evaluate_stateful(slo: StatefulSlo, data: RunData, warn_ratio: float) -> Slo
 def _checks(slo: StatefulSlo, found: Scenario, loss: ChaosActivity, data: RunData,
             warn_ratio: float) -> list[Check]:
     tl = found.timeline
-    lost_at = loss.end
+    lost_at = loss.start
     pods = tl.stateful_pod_series()
     checks: list[Check] = []
     for key, samples in sorted(found.series.items()):
-        lost = _lost_pods(pods.get(key, []), _down_nodes(tl, lost_at), lost_at)
+        lost = _lost_pods(pods.get(key, []), _down_nodes(tl, loss.end), lost_at)
         if not lost:
             checks.append(Check(Status.INCONCLUSIVE, f"{key}: no pod of it was on the lost node(s)"))
             continue
@@ -62,7 +64,7 @@ def _down_nodes(tl: Timeline, t: float) -> set[str]:
 
 
 def _lost_pods(samples: list[StatefulPodSample], down: set[str], t: float) -> list[StatefulPodSample]:
-    """The pods' last samples up to `t` that put them on a node that was down."""
+    """The pods' last samples up to `t` (the loss's start) that put them on a node found down."""
     last: dict[str, StatefulPodSample] = {}
     for s in samples:
         if s.t <= t:
