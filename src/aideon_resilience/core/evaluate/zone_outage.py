@@ -15,11 +15,13 @@ first rollback starts (else when the experiment ends). For each matching workloa
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from aideon_resilience.core.evaluate._common import (
-    READY_HOLD_S,
     Check,
     RunData,
     Scenario,
+    first_held,
     judge_scenario,
     not_reached,
     state_at,
@@ -54,6 +56,13 @@ def _checks(slo: ZoneOutageSlo, found: Scenario, outage: ChaosActivity, data: Ru
     return checks
 
 
+class _Count(NamedTuple):
+    """Ready replicas on the surviving zones at `t`."""
+
+    t: float
+    ready: int
+
+
 def _minimum(before: WorkloadSample) -> int:
     return before.hpa_min if before.hpa_min is not None else before.replicas
 
@@ -68,10 +77,11 @@ def _back_on_surviving_zones(key: str, samples: list[WorkloadSample], placements
     want = _minimum(before)
     times = sorted({lost, *(s.t for s in samples), *(p.t for p in placements), *(n.t for n in tl.nodes)})
     window = [t for t in times if lost <= t < back]
-    counts = [(t, surviving_ready(samples, placements, tl, t)) for t in window]
-    hit = _first_held(counts, want, back)
+    counts = [_Count(t, surviving_ready(samples, placements, tl, t)) for t in window]
+    held = first_held(counts, lost, lambda c: c.ready >= want)  # no count after `back`: held to it
+    hit = held[0] if held else None
     if hit is None:
-        lowest = min((c for _, c in counts), default=0)
+        lowest = min((c.ready for c in counts), default=0)
         if back - lost < slo.within_s:
             return Check(Status.INCONCLUSIVE, f"{key}: the zone was back {back - lost:.0f} s after it was lost, "
                          f"before the {slo.within_s:g} s limit, and {key} was not yet back to {want}")
@@ -89,14 +99,3 @@ def _back_on_surviving_zones(key: str, samples: list[WorkloadSample], placements
         f"{key} zone_recovery_s",
         [f"zone lost at {data.rel(lost)}; {key} back to {want} on the surviving zones at {data.rel(hit)}"],
     )
-
-
-def _first_held(counts: list[tuple[float, int]], want: int, until: float) -> float | None:
-    """The first time the count reaches `want` and stays there for READY_HOLD_S (or to `until`)."""
-    for i, (t, n) in enumerate(counts):
-        if n < want:
-            continue
-        horizon = min(t + READY_HOLD_S, until)
-        if all(m >= want for u, m in counts[i:] if u <= horizon):
-            return t
-    return None
