@@ -126,8 +126,11 @@ VARIABLES: tuple[Variable, ...] = (
     _v("AIDEON_CHAOS_ZONE", "text", "zone-a", "Zone the zone-outage experiment takes away.", "experiments"),
     _v("AIDEON_CHAOS_MAX_PER_NODE", "integer", "1",
        "Most pods of the workload on one node in the zone-outage steady state.", "experiments"),
-    _v("AIDEON_CHAOS_OUTLIER_SECONDS", "integer", "28", "How long the outlier experiment keeps a backend failing.",
-       "experiments"),
+    _v("AIDEON_CHAOS_OUTLIER_SECONDS", "integer", "45",
+       "How long the outlier experiment keeps a backend failing. Unset, the local gate gives three of the "
+       "gateway's baseEjectionTime as its data plane applies it (local: 3 x 15 s), so the backend is "
+       "ejected, returns and is ejected again for longer; the default is for a gateway without outlier "
+       "detection.", "experiments"),
     _v("AIDEON_SLO_MAX_ERROR_RATIO", "number", "0.05",
        "Client error ratio per window the experiments' steady state allows.", "experiments"),
     _v("AIDEON_SLO_WINDOW_SECONDS", "integer", "20", "Recent seconds of client windows the steady state judges.",

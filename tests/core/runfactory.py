@@ -137,6 +137,7 @@ def healthy_events() -> list[dict[str, Any]]:
     e += [workload(400, 3, 3, hpa=(3, 6, 3)), placement(400, "n3", 0), placement(400, "n6", 0)]
     # outlier
     e += [experiment("gateway-outlier", 310, 370), chaos("gateway-outlier", "fail-backend", 315, 316)]
+    e += [chaos("gateway-outlier", "heal-backend", 350, 351)]
     e += [chaos("gateway-outlier", "restore-backend", 360, 361, type_="rollback")]
     e += [ev("ejection", 318, service="api-gateway", backend="10.0.0.5:8080", state="down")]
     e += [ev("ejection", 362, service="api-gateway", backend="10.0.0.5:8080", state="up")]

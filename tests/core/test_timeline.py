@@ -60,7 +60,7 @@ def test_series_helpers() -> None:
     assert per_node["n1"] == [(T0, 1), (T0 + 140, 0)]
     assert per_node["n3"][-1] == (T0 + 400, 0)
     assert tl.node_zones()["n5"] == "zone-c"
-    assert [a.activity for a in tl.activities("gateway-outlier")] == ["fail-backend"]
+    assert [a.activity for a in tl.activities("gateway-outlier")] == ["fail-backend", "heal-backend"]
     assert [a.activity for a in tl.activities(pattern="*drain*")] == ["drain-nodes"]
     assert tl.experiment("load-surge") is not None and tl.experiment("absent") is None
     span = tl.span()

@@ -148,14 +148,23 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
             standin(1005),
             {**standin(1000), "service": "auth-service"},
         ],
+        outlier={"api-gateway": {"base_ejection_s": 15.0, "interval_s": 5.0}},
     )
     monkeypatch.setattr(local, "dataplane_state", lambda paths: state)
-    target = local.LocalTarget(REPO / "manifests", REPO / "manifests" / "environments" / "local",
-                               None, Settings({}))  # type: ignore[arg-type]
-    env = target.chaos_env()
+
+    def target(environ: dict[str, str]) -> local.LocalTarget:
+        return local.LocalTarget(REPO / "manifests", REPO / "manifests" / "environments" / "local",
+                                 None, Settings(environ))  # type: ignore[arg-type]
+
+    env = target({}).chaos_env()
     assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1005"
     assert env["AIDEON_PROXY_STATS_URL"] == "http://127.0.0.1:9000/stats;csv"
     assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway"
+    # the backend fails for three of the gateway's ejection times, unless the user said otherwise
+    assert env["AIDEON_CHAOS_OUTLIER_SECONDS"] == "45"
+    assert "AIDEON_CHAOS_OUTLIER_SECONDS" not in target({"AIDEON_CHAOS_OUTLIER_SECONDS": "60"}).chaos_env()
+    state.outlier = {}  # no outlier detection: the experiment's own default
+    assert "AIDEON_CHAOS_OUTLIER_SECONDS" not in target({}).chaos_env()
 
 
 def test_a_load_its_workers_cannot_carry_is_refused_by_the_cli_in_one_line(

@@ -177,6 +177,12 @@ def test_max_ejection_percent_is_enforced_before_ejecting(plane: Plane, standins
     downs = [e for e in plane.lines() if e["state"] == "down"]
     assert len({e["backend"] for e in downs}) == 1
     assert any(c != 200 for _, c in client.results[-20:])  # the refused one keeps failing requests
+    # every refusal is evidence too: the gate names them when no ejection happened
+    refused = [e for e in plane.lines() if e["state"] == "refused"]
+    assert refused and {e["backend"] for e in refused}.isdisjoint({e["backend"] for e in downs})
+    assert {e["reason"] for e in refused} == {"consecutive_5xx"}
+    events = ejection_events(ClusterPaths(root=plane.events.parent), 0, time.time() + 1, plane.events.parent)
+    assert "refused" in {e.state for e in events}  # type: ignore[attr-defined]
 
 
 def test_an_ejected_backend_stays_out_across_a_reload_and_a_new_host_in_its_slot_is_in(

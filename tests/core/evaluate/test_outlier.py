@@ -1,7 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from aideon_resilience.core.evaluate.verdict import Status
-from tests.core.runfactory import healthy_events, healthy_windows, result, run_data, without
+from tests.core.runfactory import SLO_YAML, ev, healthy_events, healthy_windows, result, run_data, without
+
+BACKEND = "10.0.0.5:8080"
+
+# the local gate's kind of outlier SLO: two ejections of growing length, re-admission bursts allowed
+GROWING = SLO_YAML + """\
+  - id: outlier-growing
+    family: outlier
+    max_error_ratio: 0.01
+    within_s: 20
+    readmission_errors: 6
+    min_ejections: 2
+"""
 
 
 def _with_errors(from_t: float, to_t: float, failures: int) -> list:  # type: ignore[type-arg]
@@ -14,27 +28,120 @@ def _with_errors(from_t: float, to_t: float, failures: int) -> list:  # type: ig
     return out
 
 
+def _ejection(t: float, state: str, backend: str = BACKEND, **fields: Any) -> dict[str, Any]:
+    return ev("ejection", t, service="api-gateway", backend=backend, state=state, **fields)
+
+
+def _ejected_twice(second_s: float = 30, second_back: float | None = 366) -> list[dict[str, Any]]:
+    """The backend ejected at 318 for 15 s, back at the 335 sweep, ejected again at once (healed at 350)."""
+    events = [e for e in healthy_events() if e["kind"] != "ejection"]
+    events += [_ejection(318, "down", ejection=1, ejection_s=15), _ejection(335, "up", ejection=1, ejected_s=17)]
+    events += [_ejection(335.4, "down", ejection=2, ejection_s=second_s)]
+    if second_back is not None:
+        events += [_ejection(second_back, "up", ejection=2)]
+    return events
+
+
 def test_healthy_outlier_passes() -> None:
     r = result("outlier-gateway", run_data(healthy_windows(), healthy_events()))
     assert r.status is Status.PASS
     assert r.evidence.figures["outlier_recovery_s"].value == 15
 
 
-def test_errors_that_persist_fail() -> None:
-    windows = _with_errors(315, 380, 60)  # errors past the experiment end and the 60 s limit
+def test_errors_until_the_backend_is_healed_fail() -> None:
+    """Without outlier detection the failing backend keeps its share until it is healed: the errors
+    stop at the healing, and that is no recovery."""
+    r = result("outlier-gateway", run_data(_with_errors(315, 350, 60), healthy_events()))
+    assert r.status is Status.FAIL
+    assert "error ratio above 0.01 until the backend was healed at t+350.0s" in r.message
+    assert "window at t+345.0s: 60/1000 failed" in r.message
+
+
+def test_a_burst_later_in_the_failure_fails_even_after_a_recovery() -> None:
+    windows = _with_errors(315, 325, 60)
+    windows = [w.model_copy(update={"failures": 20, "error_ratio": 0.02})
+               if w.endpoint == "Aggregated" and w.start - windows[0].start == 340 else w for w in windows]
     r = result("outlier-gateway", run_data(windows, healthy_events()))
-    assert r.status is Status.FAIL and "not back under 0.01 by t+375.0s" in r.message
+    assert r.status is Status.FAIL
+    assert "back under 0.01 at t+330.0s, above it again before the backend was healed (window at t+340.0s: " \
+           "20/1000 failed)" in r.message
+
+
+def test_errors_after_the_healing_are_not_this_slos() -> None:
+    r = result("outlier-gateway", run_data(_with_errors(355, 380, 60), healthy_events()))
+    assert r.status is Status.PASS, r.message
 
 
 def test_slow_recovery_warns_then_fails() -> None:
-    warn = run_data(_with_errors(315, 360, 60), healthy_events())  # back at 365: 50 s of 60
-    assert result("outlier-gateway", warn).status is Status.WARN
+    warn = run_data(_with_errors(315, 345, 60), healthy_events())  # back at 350: 35 s of 60 (0.8: 48)
+    assert result("outlier-gateway", warn).status is Status.PASS
+    warn = run_data(_with_errors(315, 345, 60), _ejected_twice())
+    r = result("outlier-growing", warn, GROWING.replace("within_s: 20", "within_s: 40"))  # 35 s of 40
+    assert r.status is Status.WARN, r.message
+    slow = run_data(_with_errors(315, 345, 60), _ejected_twice())  # back at 350: 35 s of 20
+    r = result("outlier-growing", slow, GROWING)
+    assert r.status is Status.FAIL and "35 s after the backend failed" in r.message and "limit 20 s" in r.message
 
 
 def test_no_ejection_fails() -> None:
     events = [e for e in healthy_events() if e["kind"] != "ejection"]
     r = result("outlier-gateway", run_data(healthy_windows(), events))
-    assert r.status is Status.FAIL and "no ejection observed between t+315.0s" in r.message
+    assert r.status is Status.FAIL and "no ejection observed between t+315.0s and t+350.0s" in r.message
+
+
+def test_refused_ejections_are_named() -> None:
+    events = [e for e in healthy_events() if e["kind"] != "ejection"]
+    events += [_ejection(318 + i, "refused", reason="consecutive_5xx", ejection=0) for i in range(3)]
+    r = result("outlier-gateway", run_data(healthy_windows(), events))
+    assert r.status is Status.FAIL
+    assert f"no ejection observed between t+315.0s and t+350.0s; 3 ejection(s) of {BACKEND} refused by " \
+           "maxEjectionPercent" in r.message
+
+
+def test_two_ejections_of_growing_length_pass() -> None:
+    r = result("outlier-growing", run_data(healthy_windows(), _ejected_twice()), GROWING)
+    assert r.status is Status.PASS, r.message
+    assert f"{BACKEND} (api-gateway) ejected 2 times while it failed, each time for longer (17 s, 31 s)" in r.message
+
+
+def test_the_second_ejection_takes_the_detectors_time_when_it_had_not_ended() -> None:
+    r = result("outlier-growing", run_data(healthy_windows(), _ejected_twice(second_back=None)), GROWING)
+    assert r.status is Status.PASS and "(17 s, 30 s)" in r.message
+
+
+def test_an_ejection_that_does_not_grow_fails() -> None:
+    events = _ejected_twice(second_s=15, second_back=None)
+    r = result("outlier-growing", run_data(healthy_windows(), events), GROWING)
+    assert r.status is Status.FAIL
+    assert f"ejection 2 of {BACKEND} lasted 15 s, no longer than ejection 1 (17 s)" in r.message
+
+
+def test_a_backend_not_ejected_again_fails() -> None:
+    events = [e for e in _ejected_twice() if not (e["kind"] == "ejection" and e.get("ejection") == 2)]
+    r = result("outlier-growing", run_data(healthy_windows(), events), GROWING)
+    assert r.status is Status.FAIL
+    assert f"{BACKEND} ejected 1 time(s) while it failed, 2 expected" in r.message
+
+
+def test_an_ejection_with_no_length_is_inconclusive() -> None:
+    events = [e for e in _ejected_twice(second_back=None)]
+    events = [{k: v for k, v in e.items() if k != "ejection_s"} if e.get("ejection") == 2 else e for e in events]
+    r = result("outlier-growing", run_data(healthy_windows(), events), GROWING)
+    assert r.status is Status.INCONCLUSIVE and "ejection 2 of" in r.message
+
+
+def test_readmission_bursts_are_allowed_per_return_only() -> None:
+    windows = _with_errors(315, 320, 60)
+    burst = [w.model_copy(update={"failures": 15, "error_ratio": 0.015})
+             if w.endpoint == "Aggregated" and w.start - windows[0].start == 335 else w for w in windows]
+    r = result("outlier-growing", run_data(burst, _ejected_twice()), GROWING)
+    assert r.status is Status.PASS, r.message
+    assert any("over 0.01 only by a re-admission burst" in i for i in r.evidence.items)
+    no_return = [e for e in _ejected_twice() if not (e["kind"] == "ejection" and e["state"] == "up")]
+    no_return += [_ejection(366, "up", ejection=2)]
+    r = result("outlier-growing", run_data(burst, no_return), GROWING)
+    assert r.status is Status.FAIL and "above it again before the backend was healed (window at t+335.0s: " \
+        "15/1000 failed)" in r.message
 
 
 def test_missing_data_is_inconclusive() -> None:

@@ -5,7 +5,8 @@ hosts are the service's Ready backends (`set_hosts`, from the supervisor's tick)
 HAProxy's per-request log (`request_log`), counts every response in the detector of its backend,
 runs each detector's interval sweep when due, and makes HAProxy route as the detector says: the
 ejected servers forced down (`HAProxy.set_forced_down`), none in panic. Ejections and returns are
-appended to `ejections.jsonl` (`state.ejection_events`) as they happen.
+appended to `ejections.jsonl` (`state.ejection_events`) as they happen, and so are the ejections
+maxEjectionPercent refused (`state: refused`).
 """
 
 from __future__ import annotations
@@ -116,15 +117,15 @@ class OutlierControl:
         lines = []
         t = self.wall()
         for service, e in events:
-            if e.kind == "overflow":
-                self.overflows[service] = self.overflows.get(service, 0) + 1
-                log.info("%s: %s of %s:%s refused by maxEjectionPercent", service, e.reason, *e.host)
-                continue
+            state = {"eject": "down", "uneject": "up", "overflow": "refused"}[e.kind]
             record: dict[str, Any] = {
                 "t": t, "kind": "ejection", "service": service, "backend": f"{e.host[0]}:{e.host[1]}",
-                "state": "down" if e.kind == "eject" else "up", "ejection": e.ejection,
+                "state": state, "ejection": e.ejection,
             }  # fmt: skip
-            if e.kind == "eject":
+            if e.kind == "overflow":
+                self.overflows[service] = self.overflows.get(service, 0) + 1
+                record["reason"] = e.reason
+            elif e.kind == "eject":
                 record |= {"ejection_s": e.duration_s, "reason": e.reason, "panic": self.panic.get(service, False)}
             else:
                 record["ejected_s"] = round(e.duration_s, 3)
@@ -135,13 +136,17 @@ class OutlierControl:
                 fh.write("\n".join(lines) + "\n")
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Per service with outlier detection: ejected servers, panic, refused ejections (state.json)."""
+        """Per service with outlier detection: ejected servers, panic, refused ejections, and the
+        policy's interval, baseEjectionTime and maxEjectionPercent (state.json)."""
         with self.lock:
             return {
                 service: {
                     "ejected": [f"{h}:{p}" for h, p in sorted(d.ejected())],
                     "panic": self.panic.get(service, False),
                     "overflows": self.overflows.get(service, 0),
+                    "interval_s": d.config.interval_s,
+                    "base_ejection_s": d.config.base_ejection_s,
+                    "max_ejection_percent": d.config.max_ejection_percent,
                 }
                 for service, d in sorted(self.detectors.items())
             }

@@ -34,7 +34,8 @@ def ejection_events(
     included); a `down` line also has `ejection_s` (how long it stays out at least: baseEjectionTime
     x multiplier, capped), `reason` (`consecutive_5xx` | `consecutive_gateway_failure`) and `panic`
     (the pool was in panic mode, so traffic still reached it); an `up` line has `ejected_s` (how
-    long it was out).
+    long it was out). A `refused` line is an ejection maxEjectionPercent did not allow (its
+    `reason` is the one the ejection would have had, `ejection` the backend's count so far).
     """
     file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
     if not file.is_file():

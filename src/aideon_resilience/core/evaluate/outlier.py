@@ -1,66 +1,136 @@
-"""Outlier-detection SLOs: the client error ratio is back under X within T of a backend failing,
-and the proxy ejected a backend.
+"""Outlier-detection SLOs: while a backend fails, the client error ratio is back under X within T and
+stays under X until the backend is healed; the proxy ejected it, again after each return, for longer
+each time.
 
-The backend starts failing at the first action of the outlier experiment whose name matches
-`failing_activity` (the experiment's first action, else its start, when none matches). Recovery
-is the end of the first `Aggregated` window after that from which every window up to the end of
-the experiment stays at or under X. An ejection is a `down` event of a matching service between
-the failure and `within_s` after the experiment ends.
+The backend fails from the first action of the outlier experiment whose name matches
+`failing_activity` (the experiment's first action, else its start, when none matches) until the
+first later action matching `healing_activity` (the experiment's end when none does).
+
+- **Error ratio**: the `Aggregated` windows from the failure to the healing. Recovery is the end of
+  the first window at or under X that finished before the healing; it must come within T, and every
+  later window up to the healing must stay at or under X. A window in which an ejected backend returned may go over X
+  by `readmission_errors` failures per return: a backend that still fails gets consecutive5xxErrors
+  requests before outlier detection ejects it again (Envoy counts them all; so does the client).
+  Without outlier detection the failing backend keeps its share until it is healed, so this half
+  fails on its own.
+- **Ejection**: the ejections (`down` events) of a matching service while the backend fails. With
+  `min_ejections` 2 or more, the most ejected backend must have been ejected that many times, each
+  time for longer than the time before (Envoy's baseEjectionTime x times ejected). An ejection's
+  length is measured from its return when one was recorded, else the time the detector set. The
+  ejections maxEjectionPercent refused are named when none happened.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, find_scenario
 from aideon_resilience.core.evaluate.slo import OutlierSlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
-from aideon_resilience.core.evidence.timeline import matches
+from aideon_resilience.core.evidence.loadstats import WindowStat
+from aideon_resilience.core.evidence.timeline import ChaosActivity, EjectionEvent, matches
+
+# a return this long before a window starts still counts for it (its burst straddles the boundary)
+_BURST_SPILL_S = 1.0
 
 
-def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, horizon: float,
-                       what: str) -> Check:
-    """The first window after the failure from which every window stays at or under X, within T."""
-    windows = [w for w in data.aggregated() if w.end > fail_at and w.start < horizon and w.requests > 0]
+def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, heal_at: float,
+                       returns: list[float], what: str) -> Check:
+    """The first window under X before the healing, within T of the failure, and every window after
+    it up to the healing under X too (re-admission bursts allowed)."""
     if data.windows is None:
         return Check(Status.INCONCLUSIVE, "no Locust windows file")
+    windows = [w for w in data.aggregated() if w.end > fail_at and w.start < heal_at and w.requests > 0]
     if not windows:
-        return Check(Status.INCONCLUSIVE, f"no Locust window after the backend failed ({what})")
-    recovered = next((w.end for i, w in enumerate(windows)
-                      if all(x.error_ratio <= slo.max_error_ratio for x in windows[i:])), None)
+        return Check(Status.INCONCLUSIVE, f"no Locust window while the backend failed ({what})")
+
+    def allowed(w: WindowStat) -> float:
+        n = sum(1 for t in returns if w.start - _BURST_SPILL_S <= t < w.end)
+        return slo.max_error_ratio * w.requests + slo.readmission_errors * n
+
+    under = [w.failures <= allowed(w) for w in windows]
+    first = next((i for i, (w, u) in enumerate(zip(windows, under, strict=True)) if u and w.end <= heal_at), None)
     peak = max(w.error_ratio for w in windows)
-    items = [f"backend failing from {what}; peak window error ratio {peak:.4f}"]
-    if recovered is None:
+    items = [f"backend failing from {what} to {data.rel(heal_at)}; peak window error ratio {peak:.4f}; "
+             f"{len(returns)} return(s) of an ejected backend meanwhile"]
+    items += [f"window at {data.rel(w.start)}: {w.failures}/{w.requests} failed, over {slo.max_error_ratio} "
+              f"only by a re-admission burst (at most {allowed(w):.0f})"
+              for w, u in zip(windows, under, strict=True) if u and w.error_ratio > slo.max_error_ratio]
+    if first is None:
+        last = [w for w, u in zip(windows, under, strict=True) if not u][-1]
         return Check(
             Status.FAIL,
-            f"error ratio not back under {slo.max_error_ratio} by {data.rel(horizon)} "
-            f"(last window {windows[-1].error_ratio:.4f})",
+            f"error ratio above {slo.max_error_ratio} until the backend was healed at {data.rel(heal_at)} "
+            f"(window at {data.rel(last.start)}: {last.failures}/{last.requests} failed)",
+            items=items,
+        )
+    recovered = windows[first].end
+    again = next((w for w, u in zip(windows[first:], under[first:], strict=True) if not u), None)
+    if again is not None:
+        return Check(
+            Status.FAIL,
+            f"error ratio back under {slo.max_error_ratio} at {data.rel(recovered)}, above it again before the "
+            f"backend was healed (window at {data.rel(again.start)}: {again.failures}/{again.requests} failed)",
             items=items,
         )
     took = max(0.0, recovered - fail_at)
     return Check(
         grade_max(took, slo.within_s, warn_ratio),
-        f"error ratio back under {slo.max_error_ratio} {took:.0f} s after the backend failed "
-        f"(limit {slo.within_s:.0f} s)",
+        f"error ratio back under {slo.max_error_ratio} {took:.0f} s after the backend failed and under it "
+        f"until it was healed (limit {slo.within_s:.0f} s)",
         figures={"outlier_recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
         items=items,
     )
 
 
-def _ejection_check(slo: OutlierSlo, data: RunData, fail_at: float, until: float) -> Check:
-    """A `down` event of a matching service between the failure and `until`."""
+def _length(down: EjectionEvent, later: list[EjectionEvent]) -> float | None:
+    """How long an ejection lasted: to the backend's next return, else the time the detector set."""
+    back = next((e for e in later if e.backend == down.backend and e.t >= down.t and e.state != "refused"), None)
+    if back is not None and back.state == "up":
+        return back.t - down.t
+    return down.ejection_s
+
+
+def _ejection_check(slo: OutlierSlo, data: RunData, fail_at: float, heal_at: float, until: float) -> Check:
+    """The failing backend ejected (`min_ejections` times, each longer) between the failure and the healing."""
     assert data.timeline is not None
-    ejections = [
-        e
-        for e in data.timeline.ejections
-        if e.state == "down" and matches(e.service, slo.services) and fail_at - 1 <= e.t <= until
-    ]
-    if not ejections:
-        return Check(Status.FAIL, f"no ejection observed between {data.rel(fail_at)} and {data.rel(until)}")
-    e = ejections[0]
-    return Check(
-        Status.PASS,
-        f"ejection of {e.backend} ({e.service}) {e.t - fail_at:.0f} s after the backend failed",
-        items=[f"ejected {x.backend} ({x.service}) at {data.rel(x.t)}" for x in ejections[:10]],
-    )
+    events = sorted((e for e in data.timeline.ejections
+                     if matches(e.service, slo.services) and fail_at - 1 <= e.t <= until), key=lambda e: e.t)
+    downs = [e for e in events if e.state == "down" and e.t <= heal_at]
+    if not downs:
+        refused = [e for e in events if e.state == "refused" and e.t <= heal_at]
+        why = ""
+        if refused:
+            names = ", ".join(sorted({e.backend for e in refused}))
+            why = f"; {len(refused)} ejection(s) of {names} refused by maxEjectionPercent"
+        return Check(Status.FAIL, f"no ejection observed between {data.rel(fail_at)} and {data.rel(heal_at)}{why}")
+    backend = max(dict.fromkeys(e.backend for e in downs), key=lambda b: sum(e.backend == b for e in downs))
+    seq = [e for e in downs if e.backend == backend]
+    lengths = [_length(e, [x for x in events if x.t > e.t]) for e in seq]
+    items = [f"ejection {k} of {backend} ({e.service}) at {data.rel(e.t)}: "
+             + (f"out {n:.1f} s" if n is not None else "length not recorded")
+             for k, (e, n) in enumerate(zip(seq, lengths, strict=True), 1)]
+    first = f"first {seq[0].t - fail_at:.0f} s after the backend failed"
+    if len(seq) < slo.min_ejections:
+        return Check(Status.FAIL, f"{backend} ejected {len(seq)} time(s) while it failed, {slo.min_ejections} "
+                     f"expected: it was not ejected again after its return ({first})", items=items)
+    if slo.min_ejections < 2:
+        return Check(Status.PASS, f"ejection of {backend} ({seq[0].service}) {first.removeprefix('first ')}",
+                     items=items)
+    for k, (a, b) in enumerate(pairwise(lengths[: slo.min_ejections]), 1):
+        if a is None or b is None:
+            return Check(Status.INCONCLUSIVE, f"ejection {k if a is None else k + 1} of {backend} has no "
+                         "recorded length", items=items)
+        if b <= a:
+            return Check(Status.FAIL, f"ejection {k + 1} of {backend} lasted {b:.0f} s, no longer than ejection "
+                         f"{k} ({a:.0f} s): the ejection time did not grow", items=items)
+    shown = ", ".join(f"{n:.0f} s" for n in lengths if n is not None)
+    return Check(Status.PASS, f"{backend} ({seq[0].service}) ejected {len(seq)} times while it failed, each "
+                 f"time for longer ({shown}); {first}", items=items)
+
+
+def _between(acts: list[ChaosActivity], after: float) -> float | None:
+    return next((a.start for a in acts if a.start >= after), None)
 
 
 def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloResult:
@@ -74,7 +144,10 @@ def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloRe
     acts = tl.activities(exp.experiment, slo.failing_activity) or tl.activities(exp.experiment)
     fail_at = acts[0].start if acts else exp.start
     what = f"{acts[0].activity} at {data.rel(fail_at)}" if acts else f"experiment start {data.rel(fail_at)}"
-    checks = [_error_ratio_check(slo, data, warn_ratio, fail_at, max(exp.end, fail_at + slo.within_s), what)]
+    heal_at = _between(tl.activities(exp.experiment, slo.healing_activity), fail_at) or exp.end
+    returns = [e.t for e in tl.ejections
+               if e.state == "up" and matches(e.service, slo.services) and fail_at <= e.t <= heal_at]
+    checks = [_error_ratio_check(slo, data, warn_ratio, fail_at, heal_at, returns, what)]
     if slo.require_ejection:
-        checks.append(_ejection_check(slo, data, fail_at, exp.end + slo.within_s))
+        checks.append(_ejection_check(slo, data, fail_at, heal_at, exp.end + slo.within_s))
     return done(checks)

@@ -127,14 +127,21 @@ class AntiAffinitySlo(_SloBase):
 
 
 class OutlierSlo(_SloBase):
-    """Client error ratio back under a limit within T of a backend failing; an ejection seen."""
+    """While a backend fails, the client error ratio is back under a limit within T and stays there
+    until it is healed; the backend is ejected (at least `min_ejections` times, each ejection of it
+    longer than the one before)."""
 
     family: Literal["outlier"]
     experiment: str = "gateway-outlier"
     failing_activity: str = "*fail*"
+    healing_activity: str = "*heal*"
     max_error_ratio: float = Field(ge=0, le=1)
     within_s: float = Field(gt=0)
+    # failures a window may have above the limit per return of an ejected backend in it: a backend
+    # that still fails gets consecutive5xxErrors requests (and those in flight) before its next ejection
+    readmission_errors: int = Field(default=0, ge=0)
     require_ejection: bool = True
+    min_ejections: int = Field(default=1, ge=1)
     services: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
 
 

@@ -112,10 +112,19 @@ class NodeSample(_Event):
 
 
 class EjectionEvent(_Event):
+    """Outlier detection took a backend out (`down`), let it back (`up`), or was refused the
+    ejection by maxEjectionPercent (`refused`). `ejection` is how many times the backend has been
+    ejected (this one included); `ejection_s` how long a `down` keeps it out at least; `ejected_s`
+    how long it was out, on an `up`."""
+
     kind: Literal["ejection"] = "ejection"
     service: str
     backend: str
-    state: Literal["down", "up"]
+    state: Literal["down", "up", "refused"]
+    ejection: int | None = None
+    ejection_s: float | None = None
+    ejected_s: float | None = None
+    reason: str | None = None
 
 
 class EvictionRefused(_Event):

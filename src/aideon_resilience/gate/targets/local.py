@@ -8,6 +8,7 @@ ejections its proxy recorded.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
@@ -25,6 +26,10 @@ from aideon_resilience.settings import Settings
 
 GATEWAY_SERVICE = "api-gateway"
 GATEWAY_NAMESPACE = "aideon-backend"
+OUTLIER_SECONDS = "AIDEON_CHAOS_OUTLIER_SECONDS"
+# the outlier experiment keeps its backend failing for this many of the gateway's baseEjectionTime:
+# ejected (1x), back at a sweep, ejected again for 2x before it is healed (Envoy's growing ejection)
+FAILING_EJECTIONS = 3
 
 
 class LocalTarget:
@@ -66,7 +71,8 @@ class LocalTarget:
     def chaos_env(self) -> dict[str, str]:
         """Loopback endpoints of the local data plane the outlier experiment acts on, resolved right
         before each experiment (pods, and so stand-in ports, change under chaos): the admin endpoint
-        of one ready gateway stand-in, and the proxy's stats."""
+        of one ready gateway stand-in, the proxy's stats, and (unless set) how long the backend
+        fails: three of the gateway's baseEjectionTime as the data plane applies it."""
         state = dataplane_state(self.paths)
         if state is None:
             return {}
@@ -84,6 +90,9 @@ class LocalTarget:
         if state.haproxy_stats_url:
             env["AIDEON_PROXY_STATS_URL"] = state.haproxy_stats_url + ";csv"
             env["AIDEON_PROXY_BACKEND"] = backend_name(GATEWAY_SERVICE)
+        base = state.outlier.get(GATEWAY_SERVICE, {}).get("base_ejection_s")
+        if base and self.settings.raw(OUTLIER_SECONDS) is None:
+            env[OUTLIER_SECONDS] = str(math.ceil(FAILING_EJECTIONS * float(base)))
         return env
 
     def start_load(self, spec: LoadSpec, progress: Progress) -> RunningLoad | None:
