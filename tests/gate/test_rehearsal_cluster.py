@@ -1,7 +1,10 @@
 """`rehearse` end to end: staging's shape (12 nodes, 3 zones) on a cluster of its own, staging's
 overlay unchanged, a modelled load to staging's target, the rehearsal suite; and a rehearsal above
 what staging's bounds can carry, which fails for the reason it names. The production rehearsal
-(96 nodes, 1,000,000 modelled users) is the `long` scenario: `make rehearsal`."""
+(96 nodes, 1,000,000 modelled users, `make rehearsal`) and the rehearsal above the bounds (a second
+staging-sized cluster, about 200 s) are `long` scenarios (`make test-long`); the suite keeps the
+staging rehearsal, and the plan-replicas failure it shows is also judged without a cluster
+(`tests/core/evaluate/test_rehearsal_slos.py::test_a_plan_need_above_the_hpa_maximum_fails_naming_it`)."""
 
 from __future__ import annotations
 
@@ -74,6 +77,7 @@ def test_staging_rehearsal_ends_with_a_verdict_from_its_evidence(tmp_path: Path,
     _assert_cluster_removed()
 
 
+@pytest.mark.long
 def test_a_rehearsal_above_the_bounds_fails_naming_the_hpa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `plan --users 40000 --env staging`: auth-service needs 12 replicas, its HPA maximum is 9
     code, verdict, _run = _rehearse(tmp_path, monkeypatch, "--env", "staging", "--users", "40000",

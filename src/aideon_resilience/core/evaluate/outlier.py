@@ -74,10 +74,11 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
             items=items,
         )
     took = max(0.0, recovered - fail_at)
+    when = (f"under {slo.max_error_ratio} from the backend's failure" if first == 0
+            else f"back under {slo.max_error_ratio} {took:.0f} s after the backend failed")
     return Check(
         grade_max(took, slo.within_s, warn_ratio),
-        f"error ratio back under {slo.max_error_ratio} {took:.0f} s after the backend failed and under it "
-        f"until it was healed (limit {slo.within_s:.0f} s)",
+        f"error ratio {when} and under it until it was healed (limit {slo.within_s:.0f} s)",
         figures={"outlier_recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
         items=items,
     )
