@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from aideon_resilience.core.evaluate.verdict import Status
-from tests.core.runfactory import SLO_YAML, ev, healthy_events, healthy_windows, result, run_data, without
+from tests.core.runfactory import SLO_YAML, chaos, ev, healthy_events, healthy_windows, result, run_data, without
 
 BACKEND = "10.0.0.5:8080"
 
@@ -142,6 +142,14 @@ def test_readmission_bursts_are_allowed_per_return_only() -> None:
     r = result("outlier-growing", run_data(burst, no_return), GROWING)
     assert r.status is Status.FAIL and "above it again before the backend was healed (window at t+335.0s: " \
         "15/1000 failed)" in r.message
+
+
+def test_a_failure_shorter_than_a_window_is_inconclusive() -> None:
+    events = [e for e in healthy_events() if not (e["kind"] == "chaos" and e.get("activity") == "heal-backend")]
+    events.append(chaos("gateway-outlier", "heal-backend", 317, 318))  # healed 2 s after: mid-window
+    r = result("outlier-gateway", run_data(_with_errors(315, 325, 1), events))  # no window over X
+    assert "[inconclusive] no Locust window ended while the backend failed (fail-backend at t+315.0s, " \
+           "healed at t+317.0s)" in r.evidence.items
 
 
 def test_missing_data_is_inconclusive() -> None:

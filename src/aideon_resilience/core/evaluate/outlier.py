@@ -57,7 +57,11 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
               f"only by a re-admission burst (at most {allowed(w):.0f})"
               for w, u in zip(windows, under, strict=True) if u and w.error_ratio > slo.max_error_ratio]
     if first is None:
-        last = [w for w, u in zip(windows, under, strict=True) if not u][-1]
+        over = [w for w, u in zip(windows, under, strict=True) if not u]
+        if not over:  # every window under X, but none ended before the healing: nothing to judge
+            return Check(Status.INCONCLUSIVE, f"no Locust window ended while the backend failed ({what}, "
+                         f"healed at {data.rel(heal_at)})", items=items)
+        last = over[-1]
         return Check(
             Status.FAIL,
             f"error ratio above {slo.max_error_ratio} until the backend was healed at {data.rel(heal_at)} "
