@@ -18,7 +18,7 @@ from aideon_resilience.adapters.dataplane.proxy_config import ProxySettings, bac
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
 from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME
 from aideon_resilience.adapters.standin.process import running_standin
-from tests.adapters.dataplane.test_proxy import _admin, _get
+from tests.adapters.dataplane.test_proxy import _admin, _get, serving
 from tests.adapters.dataplane.test_traffic_split import DR, _dest, _vs
 
 GATEWAY = "api-gateway"
@@ -75,13 +75,8 @@ class SplitPlane:
 
 @pytest.fixture()
 def plane(tmp_path: Path, standins: list[int]) -> Iterator[SplitPlane]:
-    p = SplitPlane(tmp_path, standins)
-    try:
+    with serving(SplitPlane(tmp_path, standins), standins) as p:
         yield p
-    finally:
-        p.close()
-        for port in standins:
-            _admin(port, "recover")
 
 
 def test_requests_are_split_by_the_routes_weights(plane: SplitPlane) -> None:
