@@ -110,6 +110,16 @@ def test_overlay_builds(env: str) -> None:
     assert {o["metadata"]["name"] for o in of_kind(objects, *WORKLOADS)} == SERVICES
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_the_cloud_environments_are_synced_by_argo_cd(env: str) -> None:
+    """`local` is deployed by `cluster up` / `deploy --env local`; an Application there would claim otherwise."""
+    apps = of_kind(rendered(env), "Application")
+    if env == "local":
+        assert apps == []
+    else:
+        assert [a["spec"]["source"]["path"] for a in apps] == [f"manifests/environments/{env}"]
+
+
 @pytest.mark.parametrize("directory", ["base", "components", "crds", *[f"platform/{p}" for p in (
     "monitoring", "logging", "cert-manager", "gitops")]])
 def test_shared_directories_build(directory: str) -> None:
