@@ -88,6 +88,8 @@ def test_an_interrupted_gate_interrupts_its_chaos_run_and_waits_for_its_rollback
     monkeypatch.setattr(experiments, "chaos_command",
                         lambda *_: [sys.executable, "-c", CHAOS_STANDIN, str(marker)])
     (tmp_path / "journals").mkdir()
+    # children an earlier test of this session left behind are not this run's
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     started = time.monotonic()
@@ -96,4 +98,5 @@ def test_an_interrupted_gate_interrupts_its_chaos_run_and_waits_for_its_rollback
     assert marker.read_text() == "rolled back", "the chaos run never got the interrupt"
     assert time.monotonic() - started < 10
     assert undo.pending_steps(tmp_path / "undo") == []
-    assert not [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]

@@ -149,6 +149,7 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
             {**standin(1000), "service": "auth-service"},
         ],
         outlier={"api-gateway": {"base_ejection_s": 15.0, "interval_s": 5.0}},
+        routes={},
     )
     monkeypatch.setattr(local, "dataplane_state", lambda paths: state)
 
@@ -165,6 +166,15 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
     assert "AIDEON_CHAOS_OUTLIER_SECONDS" not in target({"AIDEON_CHAOS_OUTLIER_SECONDS": "60"}).chaos_env()
     state.outlier = {}  # no outlier detection: the experiment's own default
     assert "AIDEON_CHAOS_OUTLIER_SECONDS" not in target({}).chaos_env()
+    # a route split over subsets: the backend broken is one of the heaviest subset's pool
+    state.routes = {"api-gateway": [["api-gateway.canary", 10], ["api-gateway.stable", 90]]}
+    state.outlier = {"api-gateway.stable": {"base_ejection_s": 20.0}}
+    state.standins[4]["pools"] = ["api-gateway", "api-gateway.canary"]
+    state.standins.append(standin(1006, pools=["api-gateway", "api-gateway.stable"]))
+    env = target({}).chaos_env()
+    assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1006"
+    assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway.stable"
+    assert env["AIDEON_CHAOS_OUTLIER_SECONDS"] == "60"
 
 
 def test_a_load_its_workers_cannot_carry_is_refused_by_the_cli_in_one_line(

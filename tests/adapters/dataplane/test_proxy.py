@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -70,16 +71,28 @@ class Plane:
         return [json.loads(ln) for ln in self.events.read_text().splitlines()]
 
 
-@pytest.fixture()
-def plane(request: pytest.FixtureRequest, tmp_path: Path, standins: list[int]) -> Iterator[Plane]:
-    policy = getattr(request, "param", POLICY)
-    p = Plane(tmp_path, policy, standins)
+class Closing(Protocol):
+    def close(self) -> None: ...
+
+
+P = TypeVar("P", bound=Closing)
+
+
+@contextlib.contextmanager
+def serving(plane: P, standins: list[int]) -> Iterator[P]:
+    """The plane until the test ends, then closed and every stand-in recovered."""
     try:
-        yield p
+        yield plane
     finally:
-        p.close()
+        plane.close()
         for port in standins:
             _admin(port, "recover")
+
+
+@pytest.fixture()
+def plane(request: pytest.FixtureRequest, tmp_path: Path, standins: list[int]) -> Iterator[Plane]:
+    with serving(Plane(tmp_path, getattr(request, "param", POLICY), standins), standins) as p:
+        yield p
 
 
 @pytest.fixture()

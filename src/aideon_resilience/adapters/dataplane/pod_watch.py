@@ -37,6 +37,7 @@ class PodInfo:
     node: str = ""
     gone: bool = False
     env: ContainerEnv = field(default_factory=ContainerEnv)
+    labels: dict[str, str] = field(default_factory=dict)  # the pod's labels (a subset selects by them)
 
     @property
     def key(self) -> str:
@@ -66,6 +67,7 @@ def pod_info(pod: Any) -> PodInfo | None:
         ready=ready,
         node=(pod.spec.node_name if pod.spec else None) or "",
         env=container_env(pod),
+        labels=dict(md.labels or {}),
     )
 
 

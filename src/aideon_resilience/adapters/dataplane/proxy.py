@@ -194,11 +194,9 @@ class HAProxy:
             old = self.services.get(svc.service)
             svc.slots = max(svc.slots, old.slots if old else MIN_SLOTS)
             self.services[svc.service] = svc
-            if old is not None and (old.policy, old.connect_timeout_s, old.port) == (
-                svc.policy,
-                svc.connect_timeout_s,
-                svc.port,
-            ):
+            if old is not None and (old.policy, old.connect_timeout_s, old.port, old.routes, old.frontend) == (
+                svc.policy, svc.connect_timeout_s, svc.port, svc.routes, svc.frontend,
+            ):  # fmt: skip
                 return False
             if not svc.policy.enabled:
                 self.forced_down.pop(svc.service, None)

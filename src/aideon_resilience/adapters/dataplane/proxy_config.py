@@ -1,6 +1,7 @@
 """The HAProxy configuration of the local data plane and the Istio policy it is rendered from.
 
-One frontend and one backend per platform service, every bind on 127.0.0.1. A backend is a fixed
+One frontend and one backend per platform service, every bind on 127.0.0.1, and a backend per
+DestinationRule subset a VirtualService route splits the service's traffic over (`traffic_split`). A backend is a fixed
 set of server slots (`server-template`) that start disabled; `proxy.HAProxy` fills them in at run
 time and re-renders this configuration only when a service needs more slots or a DestinationRule
 changes.
@@ -163,13 +164,19 @@ def connect_timeout_from_destination_rule(dr: dict[str, Any]) -> float | None:
 
 @dataclass
 class ServiceProxy:
-    """One platform service as the proxy sees it."""
+    """One pool of the proxy: a platform service (its frontend and backend), or one subset of a
+    service (`frontend` False: a backend only, which the service's frontend routes to).
+
+    `routes` is the service's weighted split over pools (`traffic_split`): (pool, weight) per
+    destination; empty, everything goes to the service's own backend."""
 
     service: str
     port: int
     policy: OutlierPolicy = field(default_factory=lambda: OutlierPolicy.off("no DestinationRule: no ejection"))
     slots: int = MIN_SLOTS
     connect_timeout_s: float = 1.0
+    routes: tuple[tuple[str, int], ...] = ()
+    frontend: bool = True
 
 
 @dataclass(frozen=True)
@@ -252,15 +259,28 @@ def _global_lines(
     ]
 
 
+def _frontend_lines(svc: ServiceProxy) -> list[str]:
+    """The service's frontend: its own backend, or a weighted pick among its routes' pools per
+    request (`rand(total)` against the cumulative weights, as Envoy's weighted_clusters)."""
+    lines = [f"frontend fe_{svc.service}", f"    bind {LOOPBACK}:{svc.port}"]
+    routes = [(pool, w) for pool, w in svc.routes if w > 0]
+    if not routes:
+        return [*lines, f"    default_backend {backend_name(svc.service)}", ""]
+    total = sum(w for _, w in routes)
+    lines.append(f"    http-request set-var(txn.route) rand({total})")
+    upto = 0
+    for pool, w in routes[:-1]:
+        upto += w
+        lines.append(f"    use_backend {backend_name(pool)} if {{ var(txn.route) -m int lt {upto} }}")
+    return [*lines, f"    default_backend {backend_name(routes[-1][0])}", ""]
+
+
 def _service_lines(svc: ServiceProxy, agent_port: int | None) -> list[str]:
-    """The frontend and the backend of one platform service."""
+    """The frontend (unless a subset pool) and the backend of one pool."""
     be = backend_name(svc.service)
     p = svc.policy
     return [
-        f"frontend fe_{svc.service}",
-        f"    bind {LOOPBACK}:{svc.port}",
-        f"    default_backend {be}",
-        "",
+        *(_frontend_lines(svc) if svc.frontend else []),
         f"backend {be}",
         (
             f"    # outlierDetection from {p.source}: consecutive5xxErrors={p.consecutive_5xx} "

@@ -78,6 +78,8 @@ class PodRuntime:
         self.watcher = PodWatcher(core, namespaces, keep_gone=lambda uid: uid in self.instances)
         self.synced = self.watcher.synced
         self.nodes_ready: dict[str, bool] = {}
+        # the pod labels of each routable backend (of the last reconcile): subsets select by them
+        self.labels: dict[tuple[str, int], dict[str, str]] = {}
         self._nodes_at = 0.0
         self.waiting_for_config: dict[str, str] = {}  # pod uid -> why its process cannot start
 
@@ -86,7 +88,8 @@ class PodRuntime:
         self.watcher.start()
 
     def reconcile(self) -> dict[str, list[tuple[str, int]]]:
-        """One tick: start/stop processes, probe readiness, patch pods; returns routable backends."""
+        """One tick: start/stop processes, probe readiness, patch pods; returns routable backends
+        per service (their pods' labels in `labels`)."""
         now = time.time()
         pods = self.watcher.current()
         self._follow_pods(pods, now)
@@ -97,10 +100,12 @@ class PodRuntime:
         self.processes.probe_all()
         self._sync_pod_readiness()
         backends: dict[str, list[tuple[str, int]]] = {}
+        self.labels = {}
         for inst in self.instances.values():
             if inst.routable:
                 assert inst.port is not None
                 backends.setdefault(inst.pod.service, []).append((LOOPBACK, inst.port))
+                self.labels[(LOOPBACK, inst.port)] = inst.pod.labels
         for addrs in backends.values():
             addrs.sort()
         return backends

@@ -87,8 +87,10 @@ class DataPlaneState:
     frontends: dict[str, int] = field(default_factory=dict)
     standins: list[dict[str, Any]] = field(default_factory=list)
     namespaces: list[str] | None = None
-    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # per service with outlier detection: ejected servers, panic, ejections refused by maxEjectionPercent
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per pool with a DestinationRule
+    # per service whose VirtualService splits it over subsets: [pool, weight] per destination
+    routes: dict[str, list[Any]] = field(default_factory=dict)
+    # per pool with outlier detection: ejected servers, panic, ejections refused by maxEjectionPercent
     outlier: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: float = 0.0
 

@@ -23,20 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.cpu import CpuFeedback
+from aideon_resilience.adapters.dataplane.mesh_rules import MeshRules, read_mesh_rules
 from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.prometheus import Prometheus
 from aideon_resilience.adapters.dataplane.proxy import HAProxy
-from aideon_resilience.adapters.dataplane.proxy_config import (
-    LOOPBACK,
-    OutlierPolicy,
-    ProxySettings,
-    ServiceProxy,
-    connect_timeout_from_destination_rule,
-    outlier_from_destination_rule,
-)
+from aideon_resilience.adapters.dataplane.proxy_config import LOOPBACK, ProxySettings
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
 from aideon_resilience.adapters.dataplane.runtime import PodRuntime
 from aideon_resilience.adapters.dataplane.state import (
@@ -89,52 +82,14 @@ class DataPlane:
         self.volumes = LocalVolumeProvisioner(core, client.StorageV1Api(core.api_client))
         self.runtime: PodRuntime | None = None
         self.state = DataPlaneState(pid=os.getpid(), status="starting", namespaces=options.namespaces)
-        self.backends: dict[str, list[tuple[str, int]]] = {}
-
-    def _destination_rules(self) -> dict[str, tuple[OutlierPolicy, float | None]]:
-        """Outlier policy (and connect timeout) per service from the cluster's DestinationRules."""
-        try:
-            items = self.custom.list_cluster_custom_object(
-                "networking.istio.io", "v1", "destinationrules", _request_timeout=10
-            ).get("items", [])
-        except ApiException as exc:
-            if exc.status == 404:  # no CRD: no DestinationRule, no outlier detection
-                return {}
-            raise
-        found: dict[str, tuple[OutlierPolicy, float | None]] = {}
-        for dr in items:
-            md = dr.get("metadata") or {}
-            if self.options.namespaces and md.get("namespace") not in self.options.namespaces:
-                continue
-            host = str((dr.get("spec") or {}).get("host", ""))
-            service = host.split(".", 1)[0]
-            if service not in PROFILES:
-                continue
-            try:
-                found[service] = (outlier_from_destination_rule(dr), connect_timeout_from_destination_rule(dr))
-            except ValueError as exc:
-                log.warning("ignoring outlierDetection: %s (no ejection for this service)", exc)
-        return found
-
-    def _service_proxies(self, rules: dict[str, tuple[OutlierPolicy, float | None]]) -> list[ServiceProxy]:
-        out = []
-        for service in PROFILES:
-            policy, connect = rules.get(service, (OutlierPolicy.off("no DestinationRule: no outlier detection"), None))
-            out.append(
-                ServiceProxy(
-                    service,
-                    self.state.frontends[service],
-                    policy,
-                    connect_timeout_s=connect if connect is not None else 1.0,
-                )
-            )
-        return out
+        self.backends: dict[str, list[tuple[str, int]]] = {}  # per pool
+        self.rules = MeshRules()
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state.frontends = {s: free_port() for s in PROFILES}
-        rules = self._destination_rules()
-        services = self._service_proxies(rules)
+        self.rules = read_mesh_rules(self.custom, self.options.namespaces)
+        services = self.rules.proxies(self.state.frontends)
         self.proxy.start(services)
         for svc in services:
             self.outlier.configure(svc.service, svc.policy)
@@ -144,7 +99,7 @@ class DataPlane:
         self.state.haproxy_socket = str(self.proxy.sock)
         self.state.haproxy_stats_url = f"http://{LOOPBACK}:{self.proxy.stats_port}/stats"
         self.state.gateway_url = f"http://{LOOPBACK}:{self.state.frontends[GATEWAY]}"
-        self.state.policies = {s: asdict(p) for s, (p, _) in rules.items()}
+        self._record_rules()
         if self.options.prometheus:
             self.prom.start(free_port(), self.proxy.stats_port)
             self.prom.wait_ready()
@@ -167,6 +122,9 @@ class DataPlane:
     def _save(self) -> None:
         if self.runtime is not None:
             self.state.standins = self.runtime.snapshot()
+            for standin in self.state.standins:  # the pools (service, subsets) it serves in
+                addr = (LOOPBACK, standin.get("port"))
+                standin["pools"] = sorted(pool for pool, addrs in self.backends.items() if addr in addrs)
         self.state.haproxy_pid = self.proxy.pid
         self.state.outlier = self.outlier.snapshot()
         self.state.updated = time.time()
@@ -174,13 +132,12 @@ class DataPlane:
 
     def tick(self) -> None:
         assert self.runtime is not None
-        backends = self.runtime.reconcile()
-        for service in PROFILES:
-            addrs = backends.get(service, [])
-            if addrs != self.backends.get(service, []):
-                self.proxy.set_backends(service, addrs)
-                self.outlier.set_hosts(service, addrs)
-                log.info("backends of %s: %s", service, [p for _, p in addrs])
+        backends = self.rules.pool_backends(self.runtime.reconcile(), self.runtime.labels)
+        for pool, addrs in backends.items():
+            if addrs != self.backends.get(pool, []):
+                self.proxy.set_backends(pool, addrs)
+                self.outlier.set_hosts(pool, addrs)
+                log.info("backends of %s: %s", pool, [p for _, p in addrs])
         self.backends = backends
         self.proxy.reap()
         if self.cpu.due():
@@ -200,12 +157,18 @@ class DataPlane:
                 log.warning("volume provisioner: %s", exc)
 
     def refresh_rules(self) -> None:
-        rules = self._destination_rules()
-        for svc in self._service_proxies(rules):
+        self.rules = read_mesh_rules(self.custom, self.options.namespaces)
+        for svc in self.rules.proxies(self.state.frontends):
             if self.proxy.update_service(svc):
-                log.info("outlier policy of %s now from %s", svc.service, svc.policy.source)
+                log.info("%s now from %s, routes %s", svc.service, svc.policy.source, list(svc.routes))
             self.outlier.configure(svc.service, svc.policy)
-        self.state.policies = {s: asdict(p) for s, (p, _) in rules.items()}
+        self._record_rules()
+
+    def _record_rules(self) -> None:
+        """Per pool with a DestinationRule its outlier policy, per split service its routes (state.json)."""
+        self.state.policies = {name: asdict(pool.policy) for name, pool in self.rules.pools.items()
+                               if not pool.policy.source.startswith("no DestinationRule")}
+        self.state.routes = self.rules.routes()
 
     def run(self, stop: threading.Event) -> None:
         try:

@@ -79,18 +79,22 @@ class LocalTarget:
         env: dict[str, str] = {}
         # a stand-in that serves and will keep serving: not one of a pod on its way out (its grace
         # period keeps the process alive for a while after the proxy dropped it) or on a lost node
+        # the pool most of the gateway's requests go to: its route's heaviest subset, else the service
+        routes = sorted(state.routes.get(GATEWAY_SERVICE) or [[GATEWAY_SERVICE, 100]], key=lambda r: -r[1])
+        pool = str(routes[0][0])
         gateways = sorted(
             s["port"]
             for s in state.standins
             if s.get("service") == GATEWAY_SERVICE and s.get("namespace") == GATEWAY_NAMESPACE
             and s.get("ready") and s.get("node_ready", True) and not s.get("terminating")
+            and pool in s.get("pools", [GATEWAY_SERVICE])
         )
         if gateways:
             env["AIDEON_BACKEND_ADMIN_URL"] = f"http://127.0.0.1:{gateways[0]}"
         if state.haproxy_stats_url:
             env["AIDEON_PROXY_STATS_URL"] = state.haproxy_stats_url + ";csv"
-            env["AIDEON_PROXY_BACKEND"] = backend_name(GATEWAY_SERVICE)
-        base = state.outlier.get(GATEWAY_SERVICE, {}).get("base_ejection_s")
+            env["AIDEON_PROXY_BACKEND"] = backend_name(pool)
+        base = state.outlier.get(pool, {}).get("base_ejection_s")
         if base and self.settings.raw(OUTLIER_SECONDS) is None:
             env[OUTLIER_SECONDS] = str(math.ceil(FAILING_EJECTIONS * float(base)))
         return env
