@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 import pytest
 
 from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
-from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port
+from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port, runtime_command
 from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
 from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, ejection_events
@@ -268,3 +268,42 @@ def test_backends_change_and_reload_without_dropping_requests(proxy: tuple[HAPro
     assert len(results) > 20
     assert all(code == 200 for code in results), [c for c in results if c != 200]
     assert backend_status(h.sock, "api-gateway") == {p: "UP" for p in standins}
+
+
+def _slots_in_service(h: HAProxy, service: str) -> dict[int, int]:
+    """Slot -> port of the servers HAProxy itself has in service (not in maintenance)."""
+    out = runtime_command(h.sock, f"show servers state be_{service}")
+    header: list[str] = []
+    found: dict[int, int] = {}
+    for line in out.splitlines():
+        if line.startswith("# "):
+            header = line[2:].split()
+        elif header and len(line.split()) >= len(header):
+            row = dict(zip(header, line.split(), strict=False))
+            if not int(row["srv_admin_state"]) & 0x23:
+                found[int(row["srv_name"].removeprefix("s"))] = int(row["srv_port"])
+    return found
+
+
+def test_a_reload_keeps_each_server_in_the_slot_the_supervisor_gave_it(tmp_path: Path) -> None:
+    """A reload while slot 1 is free: afterwards HAProxy's slots are exactly the assigned ones, so a
+    host taken out later is out. (The replay once reached the old process, which still answered on
+    the socket path; the new one kept its state file's slots, and a removed host stayed in service
+    where the supervisor no longer looked: 503s its outlier detection never saw.)"""
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(running_standin(GATEWAY, "--latency-scale", "0")) for _ in range(3)]
+        a, b, c = (("127.0.0.1", p.port) for p in procs)
+        h = HAProxy(tmp_path / "hp", ProxySettings(timeout_server_s=1.0))
+        stack.callback(h.stop)
+        port = free_port()
+        h.start([ServiceProxy(GATEWAY, port, POLICY)])
+        h.set_backends(GATEWAY, [a, b, c])
+        h.set_backends(GATEWAY, [b, c])
+        h.reload()
+        assert _slots_in_service(h, GATEWAY) == {slot: p for slot, (_, p) in h.assigned[GATEWAY].items()}
+        h.set_backends(GATEWAY, [c])  # b's pod is gone, then its process
+        procs[1].proc.terminate()
+        procs[1].proc.wait(timeout=10)
+        assert _slots_in_service(h, GATEWAY) == {3: c[1]}
+        codes = [_get(port) for _ in range(30)]
+        assert codes == [200] * 30, codes

@@ -8,7 +8,9 @@ Ready pods without a reload and without dropping connections. Only when a servic
 slots than the configuration has, or a DestinationRule changes, is the configuration re-rendered
 and HAProxy reloaded gracefully (`haproxy -x SOCK -sf OLD`: the new process takes the listening
 sockets over, the old one finishes its connections; the servers' addresses and states are carried
-over through `server-state-file`, saved from `show servers state` just before).
+over through `server-state-file`, saved from `show servers state` just before). Once the new
+process answers on the runtime socket (its own pid in `show info`: until it binds the path, the old
+process answers there), every slot is set to the supervisor's assignment, slot for slot.
 
 Outlier ejection is the supervisor's (`outlier_control`): `set_forced_down` forces a server's agent
 down (the server leaves the balancing, connections in progress finish) or back up. The forced set
@@ -140,20 +142,23 @@ class HAProxy:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 10
+        own_pid = f"Pid: {self.proc.pid}"
         while True:
             if self.proc.poll() is not None:
                 raise InfrastructureError(f"haproxy exited at start (see {self.log_path})")
+            # Until the new process binds the socket path, the old one answers on it: a command sent
+            # then changes the process that is going away.
             with contextlib.suppress(OSError):
-                if "Name:" in runtime_command(self.sock, "show info", 1.0):
+                if own_pid in runtime_command(self.sock, "show info", 1.0).splitlines():
                     break
             if time.monotonic() > deadline:
                 raise InfrastructureError(f"haproxy did not open its runtime socket {self.sock}")
             time.sleep(0.05)
-        # Slots of the new process start disabled: put the live assignments back.
-        current = self.assigned
-        self.assigned = {}
-        for service, slots in current.items():
-            self._apply(service, list(slots.values()))
+        # The new process took the old one's server states from the state file (or starts with every
+        # slot disabled): set every slot to the live assignment, slot for slot, so none keeps an
+        # address the supervisor no longer tracks.
+        for service, slots in self.assigned.items():
+            self._restore(service, slots)
         for service, down in self.forced_down.items():
             self._force(service, down, "down")
         self.reap()
@@ -254,6 +259,20 @@ class HAProxy:
             if self.services[service].policy.enabled:  # a new host is not ejected, whatever the slot was
                 self.cmd(f"set server {be}/s{slot} agent up")
             slots[slot] = addr
+
+    def _restore(self, service: str, slots: dict[int, tuple[str, int]]) -> None:
+        be = backend_name(service)
+        for slot in range(1, self.services[service].slots + 1):
+            addr = slots.get(slot)
+            if addr is None:
+                self.cmd(f"set server {be}/s{slot} state maint")
+                continue
+            host, port = addr
+            self.cmd(f"set server {be}/s{slot} addr {host} port {port}")
+            self.cmd(f"set server {be}/s{slot} state ready")
+            self.cmd(f"set server {be}/s{slot} health up")
+            if self.services[service].policy.enabled:
+                self.cmd(f"set server {be}/s{slot} agent up")
 
     def server_states(self, service: str) -> dict[tuple[str, int], str]:
         """State of each assigned server (see `backend_status`)."""
