@@ -67,6 +67,20 @@ def test_a_burst_later_in_the_failure_fails_even_after_a_recovery() -> None:
            "20/1000 failed)" in r.message
 
 
+def test_a_window_that_began_before_the_failure_is_no_recovery() -> None:
+    """The failure starts mid-window: that window is mostly healthy traffic and under X, every later one
+    is over X until the healing. That is no recovery followed by a relapse: the errors never stopped."""
+    events = [e for e in healthy_events() if not (e["kind"] == "chaos" and e.get("activity") == "fail-backend")]
+    events.append(chaos("gateway-outlier", "fail-backend", 318.3, 318.4))
+    windows = _with_errors(315, 320, 5)  # 1.7 s of failure in the 315-320 window: 5/1000, under X
+    windows = [w.model_copy(update={"failures": 60, "error_ratio": 0.06})
+               if w.endpoint == "Aggregated" and 320 <= w.start - windows[0].start < 350 else w for w in windows]
+    r = result("outlier-gateway", run_data(windows, events))
+    assert r.status is Status.FAIL
+    assert "error ratio above 0.01 until the backend was healed at t+350.0s (window at t+345.0s: 60/1000 " \
+           "failed)" in r.message
+
+
 def test_errors_after_the_healing_are_not_this_slos() -> None:
     r = result("outlier-gateway", run_data(_with_errors(355, 380, 60), healthy_events()))
     assert r.status is Status.PASS, r.message

@@ -7,7 +7,8 @@ The backend fails from the first action of the outlier experiment whose name mat
 first later action matching `healing_activity` (the experiment's end when none does).
 
 - **Error ratio**: the `Aggregated` windows from the failure to the healing. Recovery is the end of
-  the first window at or under X that finished before the healing; it must come within T, and every
+  the first window at or under X that began at or after the failure (a window that straddles it is
+  mostly healthy traffic) and finished before the healing; it must come within T, and every
   later window up to the healing must stay at or under X. A window in which an ejected backend returned may go over X
   by `readmission_errors` failures per return: a backend that still fails gets consecutive5xxErrors
   requests before outlier detection ejects it again (Envoy counts them all; so does the client).
@@ -49,7 +50,9 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
         return slo.max_error_ratio * w.requests + slo.readmission_errors * n
 
     under = [w.failures <= allowed(w) for w in windows]
-    first = next((i for i, (w, u) in enumerate(zip(windows, under, strict=True)) if u and w.end <= heal_at), None)
+    # a window that began before the failure is mostly healthy traffic: under X it shows no recovery
+    first = next((i for i, (w, u) in enumerate(zip(windows, under, strict=True))
+                  if u and w.start >= fail_at and w.end <= heal_at), None)
     peak = max(w.error_ratio for w in windows)
     items = [f"backend failing from {what} to {data.rel(heal_at)}; peak window error ratio {peak:.4f}; "
              f"{len(returns)} return(s) of an ejected backend meanwhile"]
@@ -78,7 +81,7 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
             items=items,
         )
     took = max(0.0, recovered - fail_at)
-    when = (f"under {slo.max_error_ratio} from the backend's failure" if first == 0
+    when = (f"under {slo.max_error_ratio} from the backend's failure" if all(under[:first])
             else f"back under {slo.max_error_ratio} {took:.0f} s after the backend failed")
     return Check(
         grade_max(took, slo.within_s, warn_ratio),
