@@ -91,6 +91,22 @@ def _check_no_zone_spread(inv: Inventory, ctx: LintContext) -> Iterator[Finding]
             )
 
 
+def _check_spread_counts_old_revision(inv: Inventory, ctx: LintContext) -> Iterator[Finding]:
+    for wl in _multi_replica(inv):
+        if wl.kind != "Deployment":
+            continue
+        for c in wl.pod_spec.get("topologySpreadConstraints") or []:
+            if not isinstance(c, Mapping) or not selector_matches(c.get("labelSelector"), wl.pod_labels):
+                continue
+            if "pod-template-hash" not in (c.get("matchLabelKeys") or []):
+                yield AFF_SPREAD_ACROSS_REVISIONS.report(
+                    wl.obj,
+                    f"its topology spread on {c.get('topologyKey')} counts the old ReplicaSet's pods "
+                    "during a rolling update (no matchLabelKeys [pod-template-hash]): the new pods are "
+                    "placed against pods about to go, and the rollout can leave them packed",
+                )
+
+
 def _peak(wl: Workload) -> tuple[int, str] | None:
     peak = wl.max_replicas
     if peak is None:
@@ -187,4 +203,23 @@ AFF_NO_ZONE_SPREAD = Rule(
     upstream="none: kube-score pod-topology-spread-constraints only validates constraints that exist.",
 )
 
-RULES = (AFF_TOO_FEW_DOMAINS, AFF_NO_HEADROOM, AFF_NO_NODE_SPREAD, AFF_NO_ZONE_SPREAD)
+AFF_SPREAD_ACROSS_REVISIONS = Rule(
+    "AFF005", Severity.WARNING, "topology spread counts the previous revision's pods during a rollout",
+    _check_spread_counts_old_revision,
+    doc=(
+        "A Deployment's topology spread constraint without `matchLabelKeys: [pod-template-hash]` counts "
+        "every pod its selector matches, old ReplicaSet included. During a rolling update each new pod "
+        "is placed to balance old and new pods together, then the Deployment controller deletes old "
+        "pods in an order that ignores zones: the finished rollout can hold two new replicas in one "
+        "zone and none in another, and the scheduler never moves them back. Seen in this project's "
+        "gate: three gateway replicas over zones a, b, c became c, c, a after a rollout, and the next "
+        "node drain left them in two zones.\n\n"
+        "Fix: `matchLabelKeys: [pod-template-hash]` on the constraint (Kubernetes 1.27+ by default), so "
+        "each ReplicaSet's pods are spread among themselves."
+    ),
+    upstream="none: kube-score pod-topology-spread-constraints checks a constraint's fields, not its "
+    "keys; kube-linter has no such check.",
+)
+
+RULES = (AFF_TOO_FEW_DOMAINS, AFF_NO_HEADROOM, AFF_NO_NODE_SPREAD, AFF_NO_ZONE_SPREAD,
+         AFF_SPREAD_ACROSS_REVISIONS)
