@@ -283,6 +283,12 @@ def test_deleted_gateway_pod_leaves_the_proxy_and_its_replacement_serves(plane: 
         )[0]
         new_port = int(replacement["port"])
         wait_for("the replacement UP in the proxy", lambda: plane.gateway_status().get(new_port) == "UP", timeout=10)
+        wait_for(  # state.json names the pools each stand-in serves in (the service's only, here)
+            "the replacement's pools in the state file",
+            lambda: [s.get("pools") for s in plane.fresh().standins
+                     if s["pod"] == replacement["pod"]] == [["api-gateway"]],
+            timeout=10,
+        )  # fmt: skip
         time.sleep(1.0)
     rows = load.results
     assert len(rows) > 50, "the client did not get through"

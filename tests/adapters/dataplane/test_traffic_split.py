@@ -101,6 +101,11 @@ def test_each_subset_pool_has_the_rules_policy_with_its_own_override() -> None:
     assert mesh.pools["api-gateway.v2"].policy.consecutive_5xx == 2  # the subset's own outlierDetection
     assert mesh.pools["api-gateway.v2"].policy.max_ejection_percent == 100
     assert DR["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] == 5  # not changed
+    assert {name: pool.rule for name, pool in mesh.pools.items() if name.startswith("api-gateway")} == {
+        "api-gateway": "aideon-backend/api-gateway", "api-gateway.v1": "aideon-backend/api-gateway",
+        "api-gateway.v2": "aideon-backend/api-gateway",
+    }
+    assert mesh.pools["auth-service"].rule is None  # no DestinationRule: state.json records no policy for it
 
 
 def test_pool_backends_are_selected_by_pod_labels() -> None:

@@ -42,6 +42,7 @@ class Pool:
     policy: OutlierPolicy
     connect_timeout_s: float | None
     subset: Destination | None = None
+    rule: str | None = None  # the DestinationRule (namespace/name) it comes from; None without one
 
     def selects(self, labels: dict[str, str]) -> bool:
         return self.subset is None or self.subset.selects(labels)
@@ -115,7 +116,9 @@ def pool_of(service: str, dr: dict[str, Any] | None, subset: Destination | None 
     except ValueError as exc:
         log.warning("ignoring outlierDetection: %s (no ejection for this pool)", exc)
         policy = OutlierPolicy.off(f"{exc} (ignored)")
-    return Pool(service, policy, connect_timeout_from_destination_rule(dr), subset)
+    md = dr.get("metadata") or {}
+    name = f"{md.get('namespace', '')}/{md.get('name', '')}"
+    return Pool(service, policy, connect_timeout_from_destination_rule(dr), subset, rule=name)
 
 
 def read_mesh_rules(custom: client.CustomObjectsApi, namespaces: list[str] | None) -> MeshRules:

@@ -83,6 +83,7 @@ class DataPlane:
         self.runtime: PodRuntime | None = None
         self.state = DataPlaneState(pid=os.getpid(), status="starting", namespaces=options.namespaces)
         self.backends: dict[str, list[tuple[str, int]]] = {}  # per pool
+        self.pools_of: dict[tuple[str, int], list[str]] = {}  # per stand-in address, the pools it serves in
         self.rules = MeshRules()
 
     def start(self) -> None:
@@ -123,8 +124,7 @@ class DataPlane:
         if self.runtime is not None:
             self.state.standins = self.runtime.snapshot()
             for standin in self.state.standins:  # the pools (service, subsets) it serves in
-                addr = (LOOPBACK, standin.get("port"))
-                standin["pools"] = sorted(pool for pool, addrs in self.backends.items() if addr in addrs)
+                standin["pools"] = self.pools_of.get((LOOPBACK, int(standin.get("port") or 0)), [])
         self.state.haproxy_pid = self.proxy.pid
         self.state.outlier = self.outlier.snapshot()
         self.state.updated = time.time()
@@ -139,6 +139,11 @@ class DataPlane:
                 self.outlier.set_hosts(pool, addrs)
                 log.info("backends of %s: %s", pool, [p for _, p in addrs])
         self.backends = backends
+        pools_of: dict[tuple[str, int], list[str]] = {}
+        for pool, addrs in sorted(backends.items()):
+            for addr in addrs:
+                pools_of.setdefault(addr, []).append(pool)
+        self.pools_of = pools_of
         self.proxy.reap()
         if self.cpu.due():
             targets = [
@@ -167,7 +172,7 @@ class DataPlane:
     def _record_rules(self) -> None:
         """Per pool with a DestinationRule its outlier policy, per split service its routes (state.json)."""
         self.state.policies = {name: asdict(pool.policy) for name, pool in self.rules.pools.items()
-                               if not pool.policy.source.startswith("no DestinationRule")}
+                               if pool.rule is not None}
         self.state.routes = self.rules.routes()
 
     def run(self, stop: threading.Event) -> None:
