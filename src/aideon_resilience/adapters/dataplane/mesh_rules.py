@@ -20,6 +20,7 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     ServiceProxy,
     connect_timeout_from_destination_rule,
     outlier_from_destination_rule,
+    rule_name,
 )
 from aideon_resilience.adapters.dataplane.traffic_split import (
     Destination,
@@ -116,9 +117,7 @@ def pool_of(service: str, dr: dict[str, Any] | None, subset: Destination | None 
     except ValueError as exc:
         log.warning("ignoring outlierDetection: %s (no ejection for this pool)", exc)
         policy = OutlierPolicy.off(f"{exc} (ignored)")
-    md = dr.get("metadata") or {}
-    name = f"{md.get('namespace', '')}/{md.get('name', '')}"
-    return Pool(service, policy, connect_timeout_from_destination_rule(dr), subset, rule=name)
+    return Pool(service, policy, connect_timeout_from_destination_rule(dr), subset, rule=rule_name(dr))
 
 
 def read_mesh_rules(custom: client.CustomObjectsApi, namespaces: list[str] | None) -> MeshRules:

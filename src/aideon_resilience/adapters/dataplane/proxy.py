@@ -251,28 +251,27 @@ class HAProxy:
             if addr in have:
                 continue
             slot = free.pop(0)
-            host, port = addr
-            self.cmd(f"set server {be}/s{slot} addr {host} port {port}")
-            self.cmd(f"set server {be}/s{slot} state ready")
-            # The runtime added it because it answered /ready: no need to wait for `rise` checks.
-            self.cmd(f"set server {be}/s{slot} health up")
-            if self.services[service].policy.enabled:  # a new host is not ejected, whatever the slot was
-                self.cmd(f"set server {be}/s{slot} agent up")
+            self._serve(service, slot, addr)
             slots[slot] = addr
 
-    def _restore(self, service: str, slots: dict[int, tuple[str, int]]) -> None:
+    def _serve(self, service: str, slot: int, addr: tuple[str, int]) -> None:
+        """Put `addr` in service in the slot, up and not ejected (an ejection is re-forced by the caller)."""
         be = backend_name(service)
+        host, port = addr
+        self.cmd(f"set server {be}/s{slot} addr {host} port {port}")
+        self.cmd(f"set server {be}/s{slot} state ready")
+        # The runtime added it because it answered /ready: no need to wait for `rise` checks.
+        self.cmd(f"set server {be}/s{slot} health up")
+        if self.services[service].policy.enabled:  # a new host is not ejected, whatever the slot was
+            self.cmd(f"set server {be}/s{slot} agent up")
+
+    def _restore(self, service: str, slots: dict[int, tuple[str, int]]) -> None:
         for slot in range(1, self.services[service].slots + 1):
             addr = slots.get(slot)
             if addr is None:
-                self.cmd(f"set server {be}/s{slot} state maint")
-                continue
-            host, port = addr
-            self.cmd(f"set server {be}/s{slot} addr {host} port {port}")
-            self.cmd(f"set server {be}/s{slot} state ready")
-            self.cmd(f"set server {be}/s{slot} health up")
-            if self.services[service].policy.enabled:
-                self.cmd(f"set server {be}/s{slot} agent up")
+                self.cmd(f"set server {backend_name(service)}/s{slot} state maint")
+            else:
+                self._serve(service, slot, addr)
 
     def server_states(self, service: str) -> dict[tuple[str, int], str]:
         """State of each assigned server (see `backend_status`)."""

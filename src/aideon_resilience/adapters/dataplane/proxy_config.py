@@ -120,6 +120,12 @@ def _percent(od: dict[str, Any], key: str, default: int, where: str) -> int:
     return n
 
 
+def rule_name(obj: dict[str, Any]) -> str:
+    """`namespace/name` of an Istio rule (DestinationRule, VirtualService), as messages name it."""
+    md = obj.get("metadata") or {}
+    return f"{md.get('namespace', '')}/{md.get('name', '')}"
+
+
 def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
     """The outlierDetection of a DestinationRule as Istio programs it into Envoy.
 
@@ -128,7 +134,7 @@ def outlier_from_destination_rule(dr: dict[str, Any]) -> OutlierPolicy:
     maxEjectionPercent 10 (also for 0: Istio sends it only when > 0), minHealthPercent 0 (no
     panic). Raises ValueError (naming the field) for a malformed field.
     """
-    name = f"{(dr.get('metadata') or {}).get('namespace', '')}/{(dr.get('metadata') or {}).get('name', '')}"
+    name = rule_name(dr)
     od = ((dr.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")
     if not od:
         return OutlierPolicy.off(f"DestinationRule {name} (no outlierDetection: no ejection)")

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aideon_resilience.adapters.dataplane.proxy_config import rule_name
+
 POOL_SEPARATOR = "."
 
 
@@ -92,8 +94,7 @@ def split_from(vs: dict[str, Any], service: str, dr: dict[str, Any] | None) -> T
     """The split of `service`'s requests the VirtualService `vs` asks for (with the DestinationRule `dr`
     of the same host), or None when its route sends everything to the whole service. Raises
     ValueError naming the field for a route Envoy would not accept (no destination, all weights 0)."""
-    md = vs.get("metadata") or {}
-    name = f"{md.get('namespace', '')}/{md.get('name', '')}"
+    name = rule_name(vs)
     routes = (vs.get("spec") or {}).get("http") or []
     index, route = next(((i, r) for i, r in enumerate(routes) if not r.get("match")), (None, None))
     if route is None:
