@@ -9,7 +9,12 @@ import pytest
 from kubernetes import client
 
 from aideon_resilience.adapters.localcluster import LocalCluster, make_node_unready, restore_node
-from aideon_resilience.adapters.localcluster.nodes import wait_node_ready
+from aideon_resilience.adapters.localcluster.nodes import (
+    LEASE_NAMESPACE,
+    LOST_HOLDER,
+    make_node_unreachable,
+    wait_node_ready,
+)
 from tests.adapters.localcluster.kubehelpers import deployment, namespace, pods, running, wait_for
 from tests.conftest import KubeCluster
 
@@ -183,6 +188,37 @@ def test_notready_node_pods_are_evicted_by_taint(core: client.CoreV1Api, apps: c
         finally:
             restore_node(core, victim_node)
         wait_node_ready(core, victim_node, "True", timeout=60)
+
+
+def test_an_unreachable_node_turns_unknown_is_tainted_and_comes_back(core: client.CoreV1Api) -> None:
+    """No status heartbeat and no lease renewal: the node-lifecycle controller marks it Unknown after
+    its grace period (20 s here) and taints it unreachable; restored, KWOK renews it again."""
+    victim = sorted(n.metadata.name for n in core.list_node().items)[-1]
+    coordination = client.CoordinationV1Api(core.api_client)
+    try:
+        make_node_unreachable(core, victim)
+        waited = wait_node_ready(core, victim, "Unknown", timeout=60)
+        assert waited < 60
+        wait_for(
+            "the unreachable NoExecute taint",
+            lambda: any(t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
+                        for t in (core.read_node(victim).spec.taints or [])),
+            timeout=30,
+        )  # fmt: skip
+        renewed = coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time
+        time.sleep(6)  # more than KWOK's renew interval (a quarter of the 20 s lease)
+        assert coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time == renewed
+    finally:
+        restore_node(core, victim)
+    wait_node_ready(core, victim, "True", timeout=60)
+
+    def kwok_holds_it() -> bool:
+        try:
+            return coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.holder_identity != LOST_HOLDER
+        except client.ApiException:
+            return False  # deleted, not yet recreated
+
+    wait_for("KWOK's own lease of the node again", kwok_holds_it, timeout=30)
 
 
 def test_restricted_namespace_rejects_a_privileged_pod(core: client.CoreV1Api) -> None:

@@ -1,9 +1,15 @@
 """Nodes of the local cluster: creation over zones, node loss (NotReady, unreachable) and recovery.
 
 KWOK simulates a node's kubelet for every Node annotated `kwok.x-k8s.io/node: fake`. Taking the
-annotation away stops the heartbeats of that node, exactly what a lost kubelet looks like to
-the control plane: its lease expires, the node-lifecycle controller marks it Unknown and
-taints it, and taint-based eviction moves the pods away. Putting the annotation back restores it.
+annotation away stops the status heartbeats of that node. It does not stop KWOK renewing the
+node's Lease (`kube-node-lease/<node>`): KWOK filters the annotation selector on its side, so a
+node that stops matching never reaches its "unmanaged" path and the lease stays held (KWOK v0.8.0,
+`pkg/kwok/controllers/node_controller.go` and `node_lease_controller.go`). An unreachable node
+therefore also has its Lease taken over by another holder (`LOST_HOLDER`, renewed once, never
+again), which KWOK respects until it expires: the node-lifecycle controller then sees neither a
+status nor a lease renewal, marks the node Unknown after its grace period and taints it, and
+taint-based eviction moves the pods away, exactly as for a lost kubelet. Restoring the node puts
+the annotation back and deletes the taken-over Lease, which KWOK recreates and renews again.
 """
 
 from __future__ import annotations
@@ -153,9 +159,37 @@ def _set_kwok(api: client.CoreV1Api, name: str, managed: bool, mode: str | None)
     )
 
 
+LEASE_NAMESPACE = "kube-node-lease"
+LOST_HOLDER = "aideon-resilience/node-loss"
+# long enough that KWOK never takes a lost node's lease back before the node is restored
+LOST_LEASE_SECONDS = 86400
+
+
+def _take_lease(api: client.CoreV1Api, name: str) -> None:
+    """Hold the node's Lease as another holder, renewed now and never again (see the module docstring)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    client.CoordinationV1Api(api.api_client).patch_namespaced_lease(
+        name, LEASE_NAMESPACE,
+        {"spec": {"holderIdentity": LOST_HOLDER, "renewTime": now, "leaseDurationSeconds": LOST_LEASE_SECONDS}},
+    )  # fmt: skip
+
+
+def _give_lease_back(api: client.CoreV1Api, name: str) -> None:
+    """Delete the node's Lease if node loss holds it: KWOK creates its own again."""
+    leases = client.CoordinationV1Api(api.api_client)
+    try:
+        lease = leases.read_namespaced_lease(name, LEASE_NAMESPACE)
+        if lease.spec.holder_identity == LOST_HOLDER:
+            leases.delete_namespaced_lease(name, LEASE_NAMESPACE)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
 def make_node_unreachable(api: client.CoreV1Api, name: str) -> dict[str, Any]:
-    """Stop the node's heartbeats: after the grace period it turns Unknown and gets tainted."""
+    """Stop the node's heartbeats and lease renewals: after the grace period it turns Unknown and gets tainted."""
     _set_kwok(api, name, managed=False, mode="unreachable")
+    _take_lease(api, name)
     return {"node": name, "mode": "unreachable", "at": time.time()}
 
 
@@ -180,8 +214,9 @@ def make_node_unready(api: client.CoreV1Api, name: str) -> dict[str, Any]:
 
 
 def restore_node(api: client.CoreV1Api, name: str) -> dict[str, Any]:
-    """Hand the node back to KWOK: heartbeats resume and it turns Ready again."""
+    """Hand the node back to KWOK: heartbeats and lease renewals resume and it turns Ready again."""
     _set_kwok(api, name, managed=True, mode=None)
+    _give_lease_back(api, name)
     return {"node": name, "mode": "restored", "at": time.time()}
 
 
