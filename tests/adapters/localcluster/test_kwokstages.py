@@ -1,18 +1,24 @@
-"""The stages that let the local data plane own its pods' readiness (kwokstages.py), without a cluster."""
+"""The local clusters' KWOK stages (kwokstages.py), without a cluster: node loss held, pod readiness split."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
+from aideon_resilience.adapters.localcluster.binaries import kwok_stages_dir
 from aideon_resilience.adapters.localcluster.kwokstages import (
     DEFAULT_STAGE_FILES,
+    HEARTBEAT,
+    NODE_LOSS_STAGE,
     RUNTIME_STAGE,
+    cluster_stages,
     runtime_owned_pod_key,
-    runtime_readiness_stages,
 )
+from aideon_resilience.adapters.localcluster.nodes import LOSS_ANNOTATION, LOSS_SEEN_ANNOTATION
 from aideon_resilience.errors import ClusterError
 
 POD_READY_TEMPLATE = """{{ $now := Now }}
@@ -54,6 +60,7 @@ def _stage(name: str, template: str = "phase: Running\n") -> dict[str, object]:
 
 
 def _stage_dir(tmp_path: Path, pod_ready_template: str = POD_READY_TEMPLATE) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for f in DEFAULT_STAGE_FILES:
         name = f.removesuffix(".yaml")
         template = pod_ready_template if name == "pod-ready" else "phase: Running\n"
@@ -62,8 +69,8 @@ def _stage_dir(tmp_path: Path, pod_ready_template: str = POD_READY_TEMPLATE) -> 
 
 
 def test_platform_pods_start_not_ready_and_every_other_pod_keeps_kwoks_ready(tmp_path: Path) -> None:
-    stages = {s["metadata"]["name"]: s for s in runtime_readiness_stages(_stage_dir(tmp_path))}
-    assert set(stages) == {f.removesuffix(".yaml") for f in DEFAULT_STAGE_FILES} | {RUNTIME_STAGE}
+    stages = {s["metadata"]["name"]: s for s in cluster_stages(_stage_dir(tmp_path), runtime_readiness=True)}
+    assert set(stages) == {f.removesuffix(".yaml") for f in DEFAULT_STAGE_FILES} | {RUNTIME_STAGE, NODE_LOSS_STAGE}
     key = runtime_owned_pod_key()
     ready_sel = stages["pod-ready"]["spec"]["selector"]["matchExpressions"]
     runtime_sel = stages[RUNTIME_STAGE]["spec"]["selector"]["matchExpressions"]
@@ -91,10 +98,53 @@ def test_a_pod_ready_stage_of_another_shape_is_refused_naming_the_module(tmp_pat
     changed = POD_READY_TEMPLATE.replace('status: "True"\n  type: Ready\n', 'status: "True"\n  type: Started\n')
     with pytest.raises(ClusterError, match=r"pod-ready stage does not have the shape kwokstages\.py expects "
                                            r"\(1 Ready conditions, 2 container ready flags\)"):
-        runtime_readiness_stages(_stage_dir(tmp_path, changed))
+        cluster_stages(_stage_dir(tmp_path, changed), runtime_readiness=True)
 
 
 def test_missing_default_stages_name_the_directory_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match=r"KWOK's default stages are missing from .* \(node-initialize\.yaml\): "
                                            r"run `make binaries`"):
-        runtime_readiness_stages(tmp_path)
+        cluster_stages(tmp_path, runtime_readiness=False)
+
+
+def _names(stages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["metadata"]["name"]: s for s in stages}
+
+
+@pytest.mark.parametrize("runtime_readiness", [True, False])
+def test_kwoks_node_stages_leave_a_lost_node_alone_and_one_stage_acknowledges_it(
+    tmp_path: Path, runtime_readiness: bool
+) -> None:
+    stages = _names(cluster_stages(_stage_dir(tmp_path), runtime_readiness=runtime_readiness))
+    lost = f'.metadata.annotations["{LOSS_ANNOTATION}"]'
+    for name in ("node-initialize", HEARTBEAT):
+        assert {"key": lost, "operator": "DoesNotExist"} in stages[name]["spec"]["selector"]["matchExpressions"]
+    loss = stages[NODE_LOSS_STAGE]["spec"]
+    assert loss["resourceRef"] == {"apiGroup": "v1", "kind": "Node"}
+    assert loss["selector"]["matchExpressions"] == [{"key": lost, "operator": "Exists"}]
+    (patch,) = loss["next"]["patches"]
+    assert (patch["type"], patch["root"]) == ("merge", "metadata")
+    mode = f'{{{{ index .metadata.annotations "{LOSS_ANNOTATION}" | Quote }}}}'
+    rendered = patch["template"].replace(mode, '"notready"')
+    assert yaml.safe_load(rendered) == {"annotations": {LOSS_SEEN_ANNOTATION: "notready"}}
+    # a heartbeat within every node-loss test, so a lost node turning Ready by itself fails one
+    delay = stages[HEARTBEAT]["spec"]["delay"]
+    assert 0 < delay["durationMilliseconds"] <= delay["jitterDurationMilliseconds"] <= 30_000
+    assert (RUNTIME_STAGE in stages) is runtime_readiness
+    # the pod stages are untouched by the node edits
+    assert not any(lost in str(stages[n]["spec"]["selector"]) for n in ("pod-ready", "pod-complete", "pod-delete"))
+
+
+def test_a_cluster_is_reused_only_while_it_runs_the_stages_this_version_gives_it(tmp_path: Path) -> None:
+    paths = ClusterPaths(name="t", root=tmp_path)
+    _stage_dir(kwok_stages_dir(paths))
+    cluster = LocalCluster(paths, runtime_readiness=True)
+    current = cluster_stages(kwok_stages_dir(paths), runtime_readiness=True)
+    assert not cluster._runs_current_stages()  # no configuration written: nothing to reuse
+    paths.config_file.write_text(yaml.safe_dump_all([{"kind": "KwokctlConfiguration"}, *current]), encoding="utf-8")
+    assert cluster._runs_current_stages()
+    older = [s for s in current if s["metadata"]["name"] != NODE_LOSS_STAGE]
+    paths.config_file.write_text(yaml.safe_dump_all([{"kind": "KwokctlConfiguration"}, *older]), encoding="utf-8")
+    assert not cluster._runs_current_stages()
+    # the rehearsal's cluster (no data plane) does not run the readiness split
+    assert not LocalCluster(paths, runtime_readiness=False)._runs_current_stages()

@@ -9,10 +9,12 @@ import pytest
 from kubernetes import client
 
 from aideon_resilience.adapters.localcluster import LocalCluster, make_node_unready, restore_node
+from aideon_resilience.adapters.localcluster.kwokstages import HEARTBEAT_DELAY
 from aideon_resilience.adapters.localcluster.nodes import (
     LEASE_NAMESPACE,
     LOST_HOLDER,
     make_node_unreachable,
+    node_ready,
     wait_node_ready,
 )
 from tests.adapters.localcluster.kubehelpers import deployment, namespace, pods, running, wait_for
@@ -29,6 +31,15 @@ def core(kube_cluster: KubeCluster) -> client.CoreV1Api:
 @pytest.fixture()
 def apps(kube_cluster: KubeCluster) -> client.AppsV1Api:
     return client.AppsV1Api(LocalCluster().api_client())
+
+
+def _held_past_a_heartbeat(core: client.CoreV1Api, node: str, lost_at: float, status: str) -> None:
+    """The lost node is still `status` after KWOK's node heartbeat (queued before the loss) was due."""
+    due = lost_at + HEARTBEAT_DELAY["jitterDurationMilliseconds"] / 1000 + 2
+    while time.time() < due:
+        assert node_ready(core, node) == status, f"node {node} turned {node_ready(core, node)} during its loss"
+        time.sleep(1)
+    assert node_ready(core, node) == status
 
 
 def _evict(core: client.CoreV1Api, ns: str, pod: str) -> int:
@@ -170,7 +181,7 @@ def test_notready_node_pods_are_evicted_by_taint(core: client.CoreV1Api, apps: c
         wait_for("3 running pods", lambda: len(running(core, ns, "move")) == 3)
         victim_node = running(core, ns, "move")[0].spec.node_name
         try:
-            make_node_unready(core, victim_node)
+            lost = make_node_unready(core, victim_node)
             wait_for(
                 "the not-ready NoExecute taint",
                 lambda: any(
@@ -185,6 +196,7 @@ def test_notready_node_pods_are_evicted_by_taint(core: client.CoreV1Api, apps: c
                 timeout=120,
                 interval=2,
             )
+            _held_past_a_heartbeat(core, victim_node, lost["at"], "False")
         finally:
             restore_node(core, victim_node)
         wait_node_ready(core, victim_node, "True", timeout=60)
@@ -196,7 +208,7 @@ def test_an_unreachable_node_turns_unknown_is_tainted_and_comes_back(core: clien
     victim = sorted(n.metadata.name for n in core.list_node().items)[-1]
     coordination = client.CoordinationV1Api(core.api_client)
     try:
-        make_node_unreachable(core, victim)
+        lost = make_node_unreachable(core, victim)
         waited = wait_node_ready(core, victim, "Unknown", timeout=60)
         assert waited < 60
         wait_for(
@@ -208,6 +220,7 @@ def test_an_unreachable_node_turns_unknown_is_tainted_and_comes_back(core: clien
         renewed = coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time
         time.sleep(6)  # more than KWOK's renew interval (a quarter of the 20 s lease)
         assert coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time == renewed
+        _held_past_a_heartbeat(core, victim, lost["at"], "Unknown")
     finally:
         restore_node(core, victim)
     wait_node_ready(core, victim, "True", timeout=60)

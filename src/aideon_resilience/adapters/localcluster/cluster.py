@@ -25,7 +25,7 @@ from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.localcluster import nodes as node_ops
 from aideon_resilience.adapters.localcluster.binaries import ensure_binaries, kwok_stages_dir
 from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
-from aideon_resilience.adapters.localcluster.kwokstages import runtime_readiness_stages
+from aideon_resilience.adapters.localcluster.kwokstages import cluster_stages
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import pid_alive, port_in_use
 from aideon_resilience.errors import ClusterError, UsageError
@@ -176,6 +176,10 @@ class LocalCluster:
         if apiserver_port and not 1024 <= apiserver_port <= 65535:
             raise UsageError(f"--port must be between 1024 and 65535, got {apiserver_port}")
         reused = self.healthy()
+        if reused and not self._runs_current_stages():
+            progress("the local cluster runs other KWOK stages than this version: recreating it")
+            self._delete(progress)
+            reused = False
         if not reused:
             if apiserver_port and port_in_use(apiserver_port):
                 raise UsageError(f"--port: port {apiserver_port} on {LOOPBACK} is already in use")
@@ -205,11 +209,20 @@ class LocalCluster:
             raise
         return self.status()
 
+    def _stages(self) -> list[dict[str, Any]]:
+        return cluster_stages(kwok_stages_dir(self.paths), runtime_readiness=self.runtime_readiness)
+
+    def _runs_current_stages(self) -> bool:
+        """Whether the running cluster was created with the KWOK stages this version gives it."""
+        try:
+            created_with = list(yaml.safe_load_all(self.paths.config_file.read_text(encoding="utf-8")))[1:]
+            return created_with == self._stages()
+        except (OSError, yaml.YAMLError, ClusterError):
+            return False  # its configuration or the pinned default stages are gone: recreate it
+
     def _create(self, apiserver_port: int, progress: Progress) -> None:
         self.paths.cache.mkdir(parents=True, exist_ok=True)
-        documents: list[dict[str, Any]] = [kwokctl_configuration(self.paths, apiserver_port)]
-        if self.runtime_readiness:
-            documents += runtime_readiness_stages(kwok_stages_dir(self.paths))
+        documents: list[dict[str, Any]] = [kwokctl_configuration(self.paths, apiserver_port), *self._stages()]
         self.paths.config_file.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
         progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, metrics-server")
         code, lines = self.kwokctl(

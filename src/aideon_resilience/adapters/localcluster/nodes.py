@@ -1,15 +1,22 @@
 """Nodes of the local cluster: creation over zones, node loss (NotReady, unreachable) and recovery.
 
-KWOK simulates a node's kubelet for every Node annotated `kwok.x-k8s.io/node: fake`. Taking the
-annotation away stops the status heartbeats of that node. It does not stop KWOK renewing the
-node's Lease (`kube-node-lease/<node>`): KWOK filters the annotation selector on its side, so a
-node that stops matching never reaches its "unmanaged" path and the lease stays held (KWOK v0.8.0,
-`pkg/kwok/controllers/node_controller.go` and `node_lease_controller.go`). An unreachable node
-therefore also has its Lease taken over by another holder (`LOST_HOLDER`, renewed once, never
-again), which KWOK respects until it expires: the node-lifecycle controller then sees neither a
-status nor a lease renewal, marks the node Unknown after its grace period and taints it, and
-taint-based eviction moves the pods away, exactly as for a lost kubelet. Restoring the node puts
-the annotation back and deletes the taken-over Lease, which KWOK recreates and renews again.
+KWOK simulates a node's kubelet for every Node annotated `kwok.x-k8s.io/node: fake`. A lost node
+keeps that annotation and is marked `aideon.io/node-loss: <mode>`; the cluster's KWOK stages
+(`kwokstages.py`) then stop KWOK's own node stages from undoing the loss, and acknowledge it by
+copying the mode into `aideon.io/node-loss-seen`. Each loss waits for that acknowledgement.
+
+- `notready`: a kubelet whose runtime is down. It still renews its Lease; its Ready condition is
+  set to False at once, the node-lifecycle controller taints it not-ready and taint-based eviction
+  moves the pods away, and the "kubelet" confirms their deletion.
+- `unreachable`: a kubelet that is gone. Its Lease is also taken over by another holder
+  (`LOST_HOLDER`, renewed once, never again), which KWOK respects until it expires, and KWOK leaves
+  a node whose Lease it does not hold alone (KWOK v0.8.0, `readOnlyFunc` in
+  `pkg/kwok/controllers/controller.go`). The node-lifecycle controller sees neither a status nor a
+  Lease renewal, marks the node Unknown after its grace period and taints it unreachable; the
+  evicted pods stay Terminating, as with a real lost kubelet, until something force-deletes them.
+
+Restoring a node removes both annotations and deletes a taken-over Lease, which KWOK recreates;
+KWOK's `node-initialize` stage then turns the node Ready again.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from aideon_resilience.errors import ClusterError, UsageError
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_MANAGED = "fake"
 LOSS_ANNOTATION = "aideon.io/node-loss"
+LOSS_SEEN_ANNOTATION = "aideon.io/node-loss-seen"
+# seconds KWOK gets to play its node-loss stage (it does within a second on an idle cluster)
+LOSS_SEEN_TIMEOUT_S = 30.0
 MANAGED_LABEL = "aideon.io/local-cluster"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -145,18 +155,22 @@ def node_ready(api: client.CoreV1Api, name: str) -> str:
     return "Unknown"
 
 
-def _set_kwok(api: client.CoreV1Api, name: str, managed: bool, mode: str | None) -> None:
-    api.patch_node(
-        name,
-        {
-            "metadata": {
-                "annotations": {
-                    KWOK_ANNOTATION: KWOK_MANAGED if managed else "lost",
-                    LOSS_ANNOTATION: mode,
-                }
-            }
-        },
-    )
+def _mark_loss(api: client.CoreV1Api, name: str, mode: str) -> None:
+    """Mark the node lost in `mode` and wait until KWOK's node-loss stage has seen it (module docstring)."""
+    api.patch_node(name, {"metadata": {"annotations": {KWOK_ANNOTATION: KWOK_MANAGED, LOSS_ANNOTATION: mode}}})
+    deadline = time.monotonic() + LOSS_SEEN_TIMEOUT_S
+    while (api.read_node(name).metadata.annotations or {}).get(LOSS_SEEN_ANNOTATION) != mode:
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"KWOK did not take node {name}'s loss within {LOSS_SEEN_TIMEOUT_S:.0f}s (no {LOSS_SEEN_ANNOTATION} "
+                "annotation): the local cluster runs KWOK stages older than this version; `cluster up` recreates it"
+            )
+        time.sleep(0.2)
+
+
+def _clear_loss(api: client.CoreV1Api, name: str) -> None:
+    annotations = {KWOK_ANNOTATION: KWOK_MANAGED, LOSS_ANNOTATION: None, LOSS_SEEN_ANNOTATION: None}
+    api.patch_node(name, {"metadata": {"annotations": annotations}})
 
 
 LEASE_NAMESPACE = "kube-node-lease"
@@ -166,7 +180,7 @@ LOST_LEASE_SECONDS = 86400
 
 
 def _take_lease(api: client.CoreV1Api, name: str) -> None:
-    """Hold the node's Lease as another holder, renewed now and never again (see the module docstring)."""
+    """Hold the node's Lease as another holder, renewed now and never again (module docstring)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
     client.CoordinationV1Api(api.api_client).patch_namespaced_lease(
         name, LEASE_NAMESPACE,
@@ -188,14 +202,14 @@ def _give_lease_back(api: client.CoreV1Api, name: str) -> None:
 
 def make_node_unreachable(api: client.CoreV1Api, name: str) -> dict[str, Any]:
     """Stop the node's heartbeats and lease renewals: after the grace period it turns Unknown and gets tainted."""
-    _set_kwok(api, name, managed=False, mode="unreachable")
+    _mark_loss(api, name, "unreachable")
     _take_lease(api, name)
     return {"node": name, "mode": "unreachable", "at": time.time()}
 
 
 def make_node_unready(api: client.CoreV1Api, name: str) -> dict[str, Any]:
-    """Stop the heartbeats and report Ready=False at once, as a kubelet with a broken runtime does."""
-    _set_kwok(api, name, managed=False, mode="notready")
+    """Report Ready=False at once and keep it, as a kubelet with a broken runtime does."""
+    _mark_loss(api, name, "notready")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     node = api.read_node(name)
     conditions = []
@@ -215,7 +229,7 @@ def make_node_unready(api: client.CoreV1Api, name: str) -> dict[str, Any]:
 
 def restore_node(api: client.CoreV1Api, name: str) -> dict[str, Any]:
     """Hand the node back to KWOK: heartbeats and lease renewals resume and it turns Ready again."""
-    _set_kwok(api, name, managed=True, mode=None)
+    _clear_loss(api, name)
     _give_lease_back(api, name)
     return {"node": name, "mode": "restored", "at": time.time()}
 
