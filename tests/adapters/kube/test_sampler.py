@@ -199,3 +199,16 @@ def test_a_statefulset_pod_is_sampled_with_its_identity_node_readiness_and_claim
     leaving = _stateful_pod("MODIFIED", _sts_pod("StatefulSet", ready="False", deleting=True), "db")
     assert leaving is not None and (leaving.phase, leaving.ready) == ("Terminating", False)
     assert _stateful_pod("MODIFIED", _sts_pod("ReplicaSet"), "web") is None
+
+
+def test_a_statefulset_pods_claims_are_sampled_with_the_volumes_they_are_bound_to() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def volume_of(ns: str, claim: str) -> str | None:
+        asked.append((ns, claim))
+        return "pv-7"
+
+    s = _stateful_pod("MODIFIED", _sts_pod("StatefulSet"), "db", volume_of)
+    assert s is not None and s.volumes == {"data-db-0": "pv-7"} and asked == [("ns", "data-db-0")]
+    unbound = _stateful_pod("MODIFIED", _sts_pod("StatefulSet"), "db", lambda ns, claim: None)
+    assert unbound is not None and unbound.volumes == {} and unbound.claims == ["data-db-0"]

@@ -27,10 +27,11 @@ def sts(t: float, replicas: int, ready: int) -> dict[str, Any]:
 
 
 def pod(t: float, name: str, uid: str, node_name: str | None, ready: bool, phase: str = "Running",
-        claims: list[str] | None = None) -> dict[str, Any]:
+        claims: list[str] | None = None, volumes: dict[str, str] | None = None) -> dict[str, Any]:
+    claims = [f"data-{name}"] if claims is None else claims
     return ev("stateful_pod", t, namespace="aideon-knowledge", workload="vector-db", pod=name, uid=uid,
-              node=node_name, phase=phase, ready=ready,
-              claims=[f"data-{name}"] if claims is None else claims)
+              node=node_name, phase=phase, ready=ready, claims=claims,
+              volumes={c: f"pv-{c}" for c in claims} if volumes is None else volumes)
 
 
 def loss_events(back_at: float = 155, replicas: int = 3) -> list[dict[str, Any]]:
@@ -54,7 +55,8 @@ def test_the_lost_pod_back_under_its_name_with_its_claims_passes_naming_where() 
     assert r.evidence.figures[f"{KEY} vector-db-0 recovery_s"].value == pytest.approx(50)  # 155 - 105
     assert r.evidence.figures[f"{KEY} lowest_ready_during_loss"].value == 2
     items = " ".join(r.evidence.items)
-    assert "vector-db-0 on n1 (zone-a) lost at t+105.0s; back on n2 (zone-a) at t+155.0s with data-vector-db-0" in items
+    assert ("vector-db-0 on n1 (zone-a) lost at t+105.0s; back on n2 (zone-a) at t+155.0s with data-vector-db-0 "
+            "(volume pv-data-vector-db-0)") in items
 
 
 def test_a_pod_never_replaced_fails_naming_where_it_was_last_seen() -> None:
@@ -72,6 +74,26 @@ def test_a_replacement_with_another_claim_fails() -> None:
     r = result("store", run_data(None, events), SLO)
     assert r.status is Status.FAIL
     assert "vector-db-0 came back with claims data-vector-db-0-new, not its own data-vector-db-0" in r.message
+
+
+def test_a_replacement_whose_claim_is_bound_to_another_volume_fails_naming_both() -> None:
+    """The claim was deleted and made again while the pod was gone: same name, empty volume."""
+    events = [*without(loss_events(), kind="stateful_pod", uid="u9"),
+              pod(142, "vector-db-0", "u9", "n2", False, "Pending", volumes={}),
+              pod(155, "vector-db-0", "u9", "n2", True, volumes={"data-vector-db-0": "pv-fresh"})]
+    r = result("store", run_data(None, events), SLO)
+    assert r.status is Status.FAIL
+    assert (f"{KEY}: vector-db-0 came back with data-vector-db-0 on volume pv-fresh, not its own "
+            "pv-data-vector-db-0") in r.message
+
+
+def test_a_volume_read_on_one_side_only_is_not_compared() -> None:
+    """Evidence from before the sampler read volumes (or a read that failed) names none: claims decide."""
+    events = [*without(loss_events(), kind="stateful_pod", uid="u9"),
+              pod(142, "vector-db-0", "u9", "n2", False, "Pending"),
+              pod(155, "vector-db-0", "u9", "n2", True, volumes={})]
+    r = result("store", run_data(None, events), SLO)
+    assert r.status is Status.PASS, r.message
 
 
 def test_two_replicas_lose_their_majority_when_one_goes() -> None:

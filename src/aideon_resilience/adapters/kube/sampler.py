@@ -52,8 +52,10 @@ def _workload_of(pod: Any) -> str:
     return str(pod.metadata.name)
 
 
-def _stateful_pod(kind: str, pod: Any, workload: str) -> StatefulPodSample | None:
-    """The sample of a StatefulSet's pod (None for any other pod)."""
+def _stateful_pod(kind: str, pod: Any, workload: str,
+                  volume_of: Callable[[str, str], str | None] = lambda ns, claim: None) -> StatefulPodSample | None:
+    """The sample of a StatefulSet's pod (None for any other pod); `volume_of(namespace, claim)`
+    names the volume a claim is bound to."""
     refs = pod.metadata.owner_references or []
     if not any(ref.kind == "StatefulSet" for ref in refs):
         return None
@@ -63,9 +65,10 @@ def _stateful_pod(kind: str, pod: Any, workload: str) -> StatefulPodSample | Non
     phase = "Deleted" if gone else "Terminating" if pod.metadata.deletion_timestamp else str(pod.status.phase)
     claims = sorted(v.persistent_volume_claim.claim_name for v in (pod.spec.volumes or [])
                     if getattr(v, "persistent_volume_claim", None) is not None)
+    bound = {c: v for c in claims if (v := volume_of(pod.metadata.namespace, c))}
     return StatefulPodSample(t=0, kind="stateful_pod", namespace=pod.metadata.namespace, workload=workload,
                              pod=pod.metadata.name, uid=str(pod.metadata.uid), node=pod.spec.node_name,
-                             phase=phase, ready=ready, claims=claims)
+                             phase=phase, ready=ready, claims=claims, volumes=bound)
 
 
 def _scaling_inactive(hpa: Any) -> str | None:
@@ -353,9 +356,17 @@ class Sampler:
         touched = {workload} | ({before[0]} if before else set())
         for wl in touched:
             self._emit_placement(ns, wl)
-        stateful = _stateful_pod(kind, pod, workload)
+        stateful = _stateful_pod(kind, pod, workload, self._volume_of)
         if stateful is not None:
             self._emit(("stateful_pod", ns, pod.metadata.name, stateful.uid), stateful)
+
+    def _volume_of(self, ns: str, claim: str) -> str | None:
+        """The volume the claim is bound to, read now: a claim deleted and made again is bound to another."""
+        try:
+            pvc = client.CoreV1Api(self.api).read_namespaced_persistent_volume_claim(claim, ns, _request_timeout=5)
+        except Exception:  # the sample then names no volume, and the SLO does not compare it
+            return None
+        return (pvc.spec.volume_name if pvc.spec else None) or None
 
     def _emit_placement(self, ns: str, workload: str) -> None:
         with self._lock:

@@ -7,8 +7,9 @@ node that was down when it ended. Times are from the start of the loss: the time
 plane takes to see a node gone is part of the recovery. For each matching workload:
 
 - **replacement**: every lost pod comes back under the same name (a new pod object: another
-  `uid`) with the same volume claims, ready and holding for `READY_HOLD_S`, within T of the
-  loss. A StatefulSet pod on a node that is down is only replaced once it is gone (the
+  `uid`) with the same volume claims bound to the same volumes (where the sampler read them
+  both times: a claim made again on a new volume is data lost), ready and holding for
+  `READY_HOLD_S`, within T of the loss. A StatefulSet pod on a node that is down is only replaced once it is gone (the
   out-of-service taint of a non-graceful node shutdown, or the node deleted), and its zonal
   volume takes it to a node of the same zone: the evidence names both;
 - **majority**: from the loss until the replacement is back (else the experiment's end), ready
@@ -88,6 +89,10 @@ def _replacement(key: str, pod: StatefulPodSample, samples: list[StatefulPodSamp
     if back.claims != pod.claims:
         return Check(Status.FAIL, f"{key}: {pod.pod} came back with claims {', '.join(back.claims) or 'none'}, "
                      f"not its own {', '.join(pod.claims)}"), back.t
+    moved = {c: (v, back.volumes[c]) for c, v in pod.volumes.items() if back.volumes.get(c, v) != v}
+    if moved:
+        return Check(Status.FAIL, f"{key}: {pod.pod} came back with " + ", ".join(
+            f"{c} on volume {new}, not its own {old}" for c, (old, new) in sorted(moved.items()))), back.t
     took = back.t - lost_at
     check = timed(
         took, slo.within_s, warn_ratio,
@@ -96,9 +101,14 @@ def _replacement(key: str, pod: StatefulPodSample, samples: list[StatefulPodSamp
         f"{key} {pod.pod} recovery_s",
         [f"{pod.pod} on {pod.node} ({zones.get(pod.node or '') or 'no zone'}) lost at {data.rel(lost_at)}; back on "
          f"{back.node} ({zones.get(back.node or '') or 'no zone'}) at {data.rel(back.t)} with "
-         f"{', '.join(back.claims) or 'no claim'}"],
+         f"{_claims(back)}"],
     )
     return check, back.t
+
+
+def _claims(pod: StatefulPodSample) -> str:
+    """"data-x (volume pv-1), ..." for the evidence: the claims and, where read, their volumes."""
+    return ", ".join(f"{c} (volume {pod.volumes[c]})" if c in pod.volumes else c for c in pod.claims) or "no claim"
 
 
 def _holds(samples: list[StatefulPodSample], first: StatefulPodSample) -> bool:

@@ -85,8 +85,9 @@ class PendingSample(_Event):
 
 class StatefulPodSample(_Event):
     """One pod of a StatefulSet as the sampler saw it: its identity (name, and `uid` for the
-    object), where it runs and whether it is ready, and the volume claims it mounts. A pod that
-    is gone has `phase` "Deleted"."""
+    object), where it runs and whether it is ready, the volume claims it mounts and the volume
+    each claim is bound to (`volumes`: claim -> PersistentVolume; a claim not bound, or not read,
+    is absent). A pod that is gone has `phase` "Deleted"."""
 
     kind: Literal["stateful_pod"] = "stateful_pod"
     namespace: str
@@ -97,6 +98,7 @@ class StatefulPodSample(_Event):
     phase: str
     ready: bool
     claims: list[str] = Field(default_factory=list)
+    volumes: dict[str, str] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
