@@ -1,9 +1,12 @@
 """The kwokctl configuration of the local cluster: real control-plane binaries, loopback only.
 
-Timing is tuned so that chaos is observable in minutes, not hours: node heartbeats every 4 s
-with a 20 s lease and a 20 s node-monitor grace period (a lost node turns NotReady within ~25 s),
-taint-based eviction after 30 s, and the HPA controller syncing every 5 s with a 30 s downscale
-stabilisation window. KWOK's heartbeat factor is pinned to 1 so these figures are used as is.
+Timing is tuned so that chaos is observable in minutes, not hours: a 20 s node Lease (KWOK
+renews it every quarter of that, 5 s) and a 20 s node-monitor grace period (a lost node turns
+NotReady within ~25 s), taint-based eviction after 30 s, and the HPA controller syncing every 5 s
+with a 30 s downscale stabilisation window. KWOK's heartbeat factor is pinned to 1 so these
+figures are used as is. A node's status is posted every 20 to 25 s by the heartbeat stage the
+cluster is given (`kwokstages.py`): kwokctl's `nodeStatusUpdateFrequencyMilliseconds` only shapes
+the default stages it makes when it is given none, so it is not set.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from aideon_resilience.adapters.localcluster.paths import PACKAGE_DIR, ClusterPa
 
 LOOPBACK = "127.0.0.1"
 NODE_LEASE_SECONDS = 20
-NODE_STATUS_UPDATE_MS = 4000
 NODE_MONITOR_PERIOD_MS = 2000
 NODE_MONITOR_GRACE_MS = 20000
 TOLERATION_SECONDS = 30
@@ -55,7 +57,6 @@ def _options(paths: ClusterPaths, apiserver_port: int) -> dict[str, Any]:
         "metricsServerManifests": [str(METRICS_SERVER_MANIFESTS)],
         "heartbeatFactor": 1,
         "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
-        "nodeStatusUpdateFrequencyMilliseconds": NODE_STATUS_UPDATE_MS,
         "kubeControllerManagerNodeMonitorPeriodMilliseconds": NODE_MONITOR_PERIOD_MS,
         "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": NODE_MONITOR_GRACE_MS,
         "kubeApiserverBinary": str(b / "kube-apiserver"),
