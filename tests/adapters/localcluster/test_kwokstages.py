@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
-from aideon_resilience.adapters.localcluster.binaries import kwok_stages_dir
+from aideon_resilience.adapters.localcluster.kwokconfig import kwokctl_configuration
 from aideon_resilience.adapters.localcluster.kwokstages import (
     DEFAULT_STAGE_FILES,
     HEARTBEAT,
@@ -19,6 +19,7 @@ from aideon_resilience.adapters.localcluster.kwokstages import (
     runtime_owned_pod_key,
 )
 from aideon_resilience.adapters.localcluster.nodes import LOSS_ANNOTATION, LOSS_SEEN_ANNOTATION
+from aideon_resilience.adapters.localcluster.stage_objects import of_kind
 from aideon_resilience.errors import ClusterError
 
 POD_READY_TEMPLATE = """{{ $now := Now }}
@@ -47,12 +48,13 @@ phase: Running
 
 
 def _stage(name: str, template: str = "phase: Running\n") -> dict[str, object]:
+    kind = "Node" if name.startswith("node-") else "Pod"
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
         "metadata": {"name": name},
         "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "resourceRef": {"apiGroup": "v1", "kind": kind},
             "selector": {"matchExpressions": [{"key": ".status.phase", "operator": "In", "values": ["Pending"]}]},
             "next": {"statusTemplate": template},
         },
@@ -135,16 +137,21 @@ def test_kwoks_node_stages_leave_a_lost_node_alone_and_one_stage_acknowledges_it
     assert not any(lost in str(stages[n]["spec"]["selector"]) for n in ("pod-ready", "pod-complete", "pod-delete"))
 
 
-def test_a_cluster_is_reused_only_while_it_runs_the_stages_this_version_gives_it(tmp_path: Path) -> None:
+def test_a_cluster_is_reused_only_when_it_takes_its_stages_as_objects(tmp_path: Path) -> None:
     paths = ClusterPaths(name="t", root=tmp_path)
-    _stage_dir(kwok_stages_dir(paths))
-    cluster = LocalCluster(paths, runtime_readiness=True)
-    current = cluster_stages(kwok_stages_dir(paths), runtime_readiness=True)
-    assert not cluster._runs_current_stages()  # no configuration written: nothing to reuse
-    paths.config_file.write_text(yaml.safe_dump_all([{"kind": "KwokctlConfiguration"}, *current]), encoding="utf-8")
-    assert cluster._runs_current_stages()
-    older = [s for s in current if s["metadata"]["name"] != NODE_LOSS_STAGE]
-    paths.config_file.write_text(yaml.safe_dump_all([{"kind": "KwokctlConfiguration"}, *older]), encoding="utf-8")
-    assert not cluster._runs_current_stages()
-    # the rehearsal's cluster (no data plane) does not run the readiness split
-    assert not LocalCluster(paths, runtime_readiness=False)._runs_current_stages()
+    cluster = LocalCluster(paths)
+    assert not cluster._stages_are_objects()  # no configuration written: nothing to reuse
+    conf = kwokctl_configuration(paths)
+    paths.config_file.write_text(yaml.safe_dump_all([conf]), encoding="utf-8")
+    assert cluster._stages_are_objects()
+    older = {**conf, "options": {k: v for k, v in conf["options"].items() if k != "enableCRDs"}}
+    paths.config_file.write_text(yaml.safe_dump_all([older, *cluster_stages(_stage_dir(tmp_path / "s"), True)]),
+                                 encoding="utf-8")
+    assert not cluster._stages_are_objects()
+
+
+def test_stages_split_by_the_kind_they_act_on(tmp_path: Path) -> None:
+    stages = cluster_stages(_stage_dir(tmp_path), runtime_readiness=True)
+    nodes, pods = of_kind(stages, "Node"), of_kind(stages, "Pod")
+    assert {s["metadata"]["name"] for s in nodes} == {"node-initialize", HEARTBEAT, NODE_LOSS_STAGE}
+    assert len(nodes) + len(pods) == len(stages)

@@ -202,28 +202,47 @@ def test_notready_node_pods_are_evicted_by_taint(core: client.CoreV1Api, apps: c
         wait_node_ready(core, victim_node, "True", timeout=60)
 
 
-def test_an_unreachable_node_turns_unknown_is_tainted_and_comes_back(core: client.CoreV1Api) -> None:
+def test_an_unreachable_node_turns_unknown_is_tainted_keeps_its_pods_and_comes_back(core: client.CoreV1Api) -> None:
     """No status heartbeat and no lease renewal: the node-lifecycle controller marks it Unknown after
-    its grace period (20 s here) and taints it unreachable; restored, KWOK renews it again."""
+    its grace period (20 s here) and taints it unreachable, and nothing confirms the deletion of a
+    pod on it (KWOK leaves the node's pods alone, stage_objects.py); restored, KWOK renews its
+    Lease again and the deletion completes."""
     victim = sorted(n.metadata.name for n in core.list_node().items)[-1]
     coordination = client.CoordinationV1Api(core.api_client)
-    try:
-        lost = make_node_unreachable(core, victim)
-        waited = wait_node_ready(core, victim, "Unknown", timeout=60)
-        assert waited < 60
-        wait_for(
-            "the unreachable NoExecute taint",
-            lambda: any(t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
-                        for t in (core.read_node(victim).spec.taints or [])),
-            timeout=30,
-        )  # fmt: skip
-        renewed = coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time
-        time.sleep(6)  # more than KWOK's renew interval (a quarter of the 20 s lease)
-        assert coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time == renewed
-        _held_past_a_heartbeat(core, victim, lost["at"], "Unknown")
-    finally:
-        restore_node(core, victim)
-    wait_node_ready(core, victim, "True", timeout=60)
+    with namespace(core, "t-unr") as ns:
+        core.create_namespaced_pod(ns, {"metadata": {"name": "stranded"},
+                                        "spec": {"nodeName": victim, "containers": [{"name": "c", "image": "x"}]}})
+        wait_for("the pod running on the victim", lambda: core.read_namespaced_pod("stranded", ns).status.phase
+                 == "Running")  # fmt: skip
+        try:
+            lost = make_node_unreachable(core, victim)
+            waited = wait_node_ready(core, victim, "Unknown", timeout=60)
+            assert waited < 60
+            wait_for(
+                "the unreachable NoExecute taint",
+                lambda: any(t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
+                            for t in (core.read_node(victim).spec.taints or [])),
+                timeout=30,
+            )  # fmt: skip
+            renewed = coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time
+            core.delete_namespaced_pod("stranded", ns)
+            time.sleep(6)  # more than KWOK's renew interval (a quarter of the 20 s lease)
+            assert coordination.read_namespaced_lease(victim, LEASE_NAMESPACE).spec.renew_time == renewed
+            stranded = core.read_namespaced_pod("stranded", ns)  # still there: nobody confirmed the deletion
+            assert stranded.metadata.deletion_timestamp is not None
+            _held_past_a_heartbeat(core, victim, lost["at"], "Unknown")
+        finally:
+            restore_node(core, victim)
+        wait_node_ready(core, victim, "True", timeout=60)
+
+        def gone() -> bool:
+            try:
+                core.read_namespaced_pod("stranded", ns)
+            except client.ApiException as exc:
+                return exc.status == 404
+            return False
+
+        wait_for("the pod's deletion confirmed once the node is back", gone, timeout=60)
 
     def kwok_holds_it() -> bool:
         try:

@@ -59,6 +59,7 @@ def test_kwokctl_configuration_binds_loopback_uses_local_binaries_and_fast_heart
     assert opts["runtime"] == "binary"
     assert opts["kubeApiserverPort"] == 31000
     assert opts["heartbeatFactor"] == 1
+    assert opts["enableCRDs"] == ["Stage"]  # stages are API objects, made in order (stage_objects.py)
     # a lost node must turn NotReady within 60 s: lease + grace period well below that
     grace_s = opts["kubeControllerManagerNodeMonitorGracePeriodMilliseconds"] / 1000
     assert opts["nodeLeaseDurationSeconds"] + grace_s < 60

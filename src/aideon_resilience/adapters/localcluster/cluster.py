@@ -23,8 +23,9 @@ from kubernetes import client
 
 from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.localcluster import nodes as node_ops
+from aideon_resilience.adapters.localcluster import stage_objects
 from aideon_resilience.adapters.localcluster.binaries import ensure_binaries, kwok_stages_dir
-from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, kwokctl_configuration
+from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, STAGE_CRD, kwokctl_configuration
 from aideon_resilience.adapters.localcluster.kwokstages import cluster_stages
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import pid_alive, port_in_use
@@ -176,8 +177,8 @@ class LocalCluster:
         if apiserver_port and not 1024 <= apiserver_port <= 65535:
             raise UsageError(f"--port must be between 1024 and 65535, got {apiserver_port}")
         reused = self.healthy()
-        if reused and not self._runs_current_stages():
-            progress("the local cluster runs other KWOK stages than this version: recreating it")
+        if reused and not self._stages_are_objects():
+            progress("the local cluster keeps its KWOK stages in its configuration (an older version): recreating it")
             self._delete(progress)
             reused = False
         if not reused:
@@ -193,11 +194,15 @@ class LocalCluster:
             progress(f"reusing the healthy local cluster {self.paths.context}")
         try:
             core = self.core()
+            stages = self._stages()
+            # node stages first, pod stages once KWOK's node controller runs (stage_objects.py)
+            stage_objects.apply_stages(core.api_client, stage_objects.of_kind(stages, "Node"))
             names = node_ops.reconcile_nodes(core, nodes, zones, node_size)
             progress(f"waiting for {len(names)} nodes over {zones} zones to be Ready")
             deadline = time.monotonic() + timeout
             for name in names:
                 node_ops.wait_node_ready(core, name, "True", max(1.0, deadline - time.monotonic()))
+            stage_objects.apply_stages(core.api_client, stages, prune=True)
             progress("waiting for metrics.k8s.io")
             while not self._metrics_api_available():
                 if time.monotonic() > deadline:
@@ -212,17 +217,17 @@ class LocalCluster:
     def _stages(self) -> list[dict[str, Any]]:
         return cluster_stages(kwok_stages_dir(self.paths), runtime_readiness=self.runtime_readiness)
 
-    def _runs_current_stages(self) -> bool:
-        """Whether the running cluster was created with the KWOK stages this version gives it."""
+    def _stages_are_objects(self) -> bool:
+        """Whether the running cluster was created to take its KWOK stages as API objects."""
         try:
-            created_with = list(yaml.safe_load_all(self.paths.config_file.read_text(encoding="utf-8")))[1:]
-            return created_with == self._stages()
-        except (OSError, yaml.YAMLError, ClusterError):
-            return False  # its configuration or the pinned default stages are gone: recreate it
+            created_with = next(yaml.safe_load_all(self.paths.config_file.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError, StopIteration):
+            return False  # its configuration is gone: recreate it
+        return STAGE_CRD in ((created_with or {}).get("options") or {}).get("enableCRDs", [])
 
     def _create(self, apiserver_port: int, progress: Progress) -> None:
         self.paths.cache.mkdir(parents=True, exist_ok=True)
-        documents: list[dict[str, Any]] = [kwokctl_configuration(self.paths, apiserver_port), *self._stages()]
+        documents: list[dict[str, Any]] = [kwokctl_configuration(self.paths, apiserver_port)]
         self.paths.config_file.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
         progress("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, metrics-server")
         code, lines = self.kwokctl(

@@ -17,6 +17,7 @@ from aideon_resilience.adapters.localcluster.binaries import pinned_versions
 from aideon_resilience.adapters.localcluster.paths import PACKAGE_DIR, ClusterPaths
 
 LOOPBACK = "127.0.0.1"
+STAGE_CRD = "Stage"  # KWOK takes its stages as API objects, made in order by `stage_objects.py`
 NODE_LEASE_SECONDS = 20
 NODE_MONITOR_PERIOD_MS = 2000
 NODE_MONITOR_GRACE_MS = 20000
@@ -68,6 +69,7 @@ def _options(paths: ClusterPaths, apiserver_port: int) -> dict[str, Any]:
         "metricsServerBinary": str(b / "metrics-server"),
         "cacheDir": str(paths.kwok_workdir / "cache"),
         "disableQPSLimits": True,
+        "enableCRDs": [STAGE_CRD],
     }
     if apiserver_port:
         options["kubeApiserverPort"] = apiserver_port

@@ -1,8 +1,9 @@
 """KWOK stages of the local clusters: node loss KWOK cannot undo, pod readiness owned by the data plane.
 
 Every local cluster (the local one and the rehearsal) gets KWOK's default stages of the pinned
-version (copied by `build.sh` from the `sigs.k8s.io/kwok` module into the cache; kwokctl takes
-either its built-in defaults or the stages it is given, never both), edited in two ways.
+version (copied by `build.sh` from the `sigs.k8s.io/kwok` module into the cache; a KWOK that
+takes its stages as API objects has no defaults), edited in two ways, and made as Stage objects
+in the order `stage_objects.py` explains.
 
 Node loss (`nodes.py`). A lost node keeps KWOK's annotation and is marked `aideon.io/node-loss`.
 KWOK's two node stages would undo the loss: `node-initialize` turns any node that is not Ready back

@@ -12,12 +12,10 @@ copying the mode into `aideon.io/node-loss-seen`. Each loss waits for that ackno
   (`LOST_HOLDER`, renewed once, never again), which KWOK respects until it expires, and KWOK leaves
   a node whose Lease it does not hold alone (KWOK v0.8.0, `readOnlyFunc` in
   `pkg/kwok/controllers/controller.go`). The node-lifecycle controller sees neither a status nor a
-  Lease renewal, marks the node Unknown after its grace period and taints it unreachable.
-  Whether KWOK also leaves the node's pods alone (evicted pods then stay Terminating, as with a
-  real lost kubelet, until something force-deletes them) depends on the cluster's start: KWOK
-  v0.8.0 starts its stage controllers in map order (`StagesManager.manage`), and a pod controller
-  started before the node controller copies `readOnlyFunc` while it is still unset, so it keeps
-  confirming pod deletions on nodes whose Lease it lost.
+  Lease renewal, marks the node Unknown after its grace period and taints it unreachable. KWOK
+  also leaves the node's pods alone (the order in which the cluster's stages are made sees to it,
+  `stage_objects.py`): evicted pods stay Terminating, as with a real lost kubelet, until something
+  force-deletes them.
 
 Restoring a node removes both annotations and deletes a taken-over Lease, which KWOK recreates;
 KWOK's `node-initialize` stage then turns the node Ready again.
