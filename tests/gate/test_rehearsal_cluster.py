@@ -2,8 +2,10 @@
 overlay unchanged, a modelled load to staging's target, the rehearsal suite; and a rehearsal above
 what staging's bounds can carry, which fails for the reason it names. The production rehearsal
 (96 nodes, 1,000,000 modelled users, `make rehearsal`) and the rehearsal above the bounds (a second
-staging-sized cluster, about 200 s) are `long` scenarios (`make test-long`); the suite keeps the
-staging rehearsal, and the plan-replicas failure it shows is also judged without a cluster
+staging-sized cluster, about 200 s) and staging's whole rehearsal suite are `long` scenarios
+(`make test-long`). The suite keeps a staging rehearsal without its node-loss experiment (about
+150 s shorter; node loss is judged by the local gate and the chaos cluster tests), and the
+plan-replicas failure of the rehearsal above the bounds is also judged without a cluster
 (`tests/core/evaluate/test_rehearsal_slos.py::test_a_plan_need_above_the_hpa_maximum_fails_naming_it`)."""
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aideon_resilience.adapters.localcluster import ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.paths import REHEARSAL_CLUSTER_NAME
@@ -42,9 +45,17 @@ def _assert_cluster_removed() -> None:
     assert not cluster.healthy(), "the rehearsal left its cluster running"
 
 
-def test_staging_rehearsal_ends_with_a_verdict_from_its_evidence(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    code, verdict, run = _rehearse(tmp_path, monkeypatch, "--env", "staging")
+STAGING_REHEARSAL = REPO / "manifests/environments/staging/rehearsal.yaml"
+STAGING_SUITE = tuple(yaml.safe_load(STAGING_REHEARSAL.read_text())["experiments"])
+
+
+@pytest.mark.parametrize("experiments", [
+    pytest.param(tuple(e for e in STAGING_SUITE if e != "node-loss"), id="without-node-loss"),
+    pytest.param(STAGING_SUITE, id="whole-suite", marks=pytest.mark.long),
+])
+def test_staging_rehearsal_ends_with_a_verdict_from_its_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  experiments: tuple[str, ...]) -> None:
+    code, verdict, run = _rehearse(tmp_path, monkeypatch, "--env", "staging", "--experiments", ",".join(experiments))
     slos = _by_id(verdict)
     shown = {k: (v["status"], v["message"]) for k, v in slos.items()}
     assert set(slos) == {"pdb-held", "pod-kill-recovery", "experiments-held", "plan-replicas",
