@@ -167,13 +167,13 @@ def test_outlier_target_is_a_gateway_stand_in_that_keeps_serving(monkeypatch: py
     state.outlier = {}  # no outlier detection: the experiment's own default
     assert "AIDEON_CHAOS_OUTLIER_SECONDS" not in target({}).chaos_env()
     # a route split over subsets: the backend broken is one of the heaviest subset's pool
-    state.routes = {"api-gateway": [["api-gateway.canary", 10], ["api-gateway.stable", 90]]}
-    state.outlier = {"api-gateway.stable": {"base_ejection_s": 20.0}}
-    state.standins[4]["pools"] = ["api-gateway", "api-gateway.canary"]
-    state.standins.append(standin(1006, pools=["api-gateway", "api-gateway.stable"]))
+    state.routes = {"api-gateway": [["api-gateway.v2", 10], ["api-gateway.v1", 90]]}
+    state.outlier = {"api-gateway.v1": {"base_ejection_s": 20.0}}
+    state.standins[4]["pools"] = ["api-gateway", "api-gateway.v2"]
+    state.standins.append(standin(1006, pools=["api-gateway", "api-gateway.v1"]))
     env = target({}).chaos_env()
     assert env["AIDEON_BACKEND_ADMIN_URL"] == "http://127.0.0.1:1006"
-    assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway.stable"
+    assert env["AIDEON_PROXY_BACKEND"] == "be_api-gateway.v1"
     assert env["AIDEON_CHAOS_OUTLIER_SECONDS"] == "60"
 
 

@@ -37,6 +37,7 @@ TIERS = {
 SERVICES = set().union(*TIERS.values())
 CRITICAL_IN_PRODUCTION = {"api-gateway", "auth-service", "security-layer-service", "encryption-service", "vector-db"}
 VECTOR_DB_AUTOSCALED = {"staging", "production"}  # components/knowledge/vector-db/autoscaling
+CANARY = {"development": "api-gateway-v2"}  # components/backend/api-gateway/canary
 WORKLOADS = ("Deployment", "StatefulSet")
 Obj = dict[str, Any]
 
@@ -105,9 +106,10 @@ def validate(obj: Obj) -> None:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_overlay_builds(env: str) -> None:
     objects = rendered(env)
-    assert len(of_kind(objects, "Deployment")) == 17
+    canary = {CANARY[env]} if env in CANARY else set()
+    assert len(of_kind(objects, "Deployment")) == 17 + len(canary)
     assert len(of_kind(objects, "StatefulSet")) == 1
-    assert {o["metadata"]["name"] for o in of_kind(objects, *WORKLOADS)} == SERVICES
+    assert {o["metadata"]["name"] for o in of_kind(objects, *WORKLOADS)} == SERVICES | canary
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -237,7 +239,7 @@ def test_namespaces_tiers_pod_security_and_chaos_opt_in(env: str) -> None:
 def test_every_service_has_its_objects(env: str) -> None:
     objects = rendered(env)
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")}
-    scaled = {d["metadata"]["name"] for d in of_kind(objects, "Deployment")}
+    scaled = {d["metadata"]["name"] for d in of_kind(objects, "Deployment")} - {CANARY.get(env)}
     assert hpas == (scaled | {"vector-db"} if env in VECTOR_DB_AUTOSCALED else scaled)
     for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "DestinationRule", "VirtualService"):
         assert set(by_name(objects, kind)) >= SERVICES, kind
@@ -246,16 +248,49 @@ def test_every_service_has_its_objects(env: str) -> None:
         assert {"consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent"} <= set(od)
         assert dr["apiVersion"] == "networking.istio.io/v1"
     gateway_dr = by_name(objects, "DestinationRule")["api-gateway"]
-    assert [s["name"] for s in gateway_dr["spec"]["subsets"]] == ["stable", "canary"]
+    assert [s["name"] for s in gateway_dr["spec"]["subsets"]] == ["v1", "v2"]
     vector_db = by_name(objects, "StatefulSet")["vector-db"]
     assert vector_db["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast"
     assert {"fast", "standard"} <= set(by_name(objects, "StorageClass"))
 
 
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_gateway_route_splits_over_its_subsets_as_the_environment_says(env: str) -> None:
+    objects = rendered(env)
+    subsets = {s["name"]: s["labels"] for s in by_name(objects, "DestinationRule")["api-gateway"]["spec"]["subsets"]}
+    route = by_name(objects, "VirtualService")["api-gateway"]["spec"]["http"][0]["route"]
+    weights = {r["destination"]["subset"]: r["weight"] for r in route}
+    deployments = by_name(objects, "Deployment")
+    stable = deployments["api-gateway"]
+    assert subsets == {"v1": {"version": "v1"}, "v2": {"version": "v2"}}
+    assert weights == ({"v1": 90, "v2": 10} if env in CANARY else {"v1": 100, "v2": 0})  # the seed's 90/10
+    assert _selects({"matchLabels": subsets["v1"]}, stable["spec"]["template"]["metadata"]["labels"])
+    pdb = by_name(objects, "PodDisruptionBudget")["api-gateway"]["spec"]["selector"]
+    if env not in CANARY:
+        assert not any(n.startswith("api-gateway-") for n in deployments)
+        return
+    canary = deployments[CANARY[env]]
+    pod = canary["spec"]["template"]["metadata"]["labels"]
+    assert _selects({"matchLabels": subsets["v2"]}, pod) and not _selects({"matchLabels": subsets["v1"]}, pod)
+    assert pod["app.kubernetes.io/name"] == "api-gateway"  # behind the gateway's Service
+    assert by_name(objects, "Service")["api-gateway"]["spec"]["selector"].items() <= pod.items()
+    # neither the stable Deployment, its HPA's scale nor its budget counts the canary's pod
+    assert not _selects(stable["spec"]["selector"], pod) and not _selects(pdb, pod)
+    assert _selects(canary["spec"]["selector"], pod)
+    assert canary["spec"]["replicas"] == 1
+    # the same pod template otherwise: the canary is the gateway at another version
+    same = {k: v for k, v in canary["spec"]["template"]["spec"].items()}
+    assert same == stable["spec"]["template"]["spec"]
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_containers_are_probed_hardened_observable(env: str) -> None:
     for wl in of_kind(rendered(env), *WORKLOADS):
-        name = wl["metadata"]["name"]
+        name = "api-gateway" if wl["metadata"]["name"] == CANARY.get(env) else wl["metadata"]["name"]
         template = wl["spec"]["template"]
         labels = template["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name

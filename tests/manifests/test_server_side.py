@@ -110,3 +110,31 @@ def test_local_overlay_applies_for_real_and_becomes_ready(platform_ready: KubeCl
     assert len(workloads) == 18
 
 
+
+
+def _deployment(version: str) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "selector-probe", "version": version}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "selector-probe", "namespace": "default"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "c", "image": "registry.aideon.local/probe:1"}]}}},
+    }
+
+
+def test_a_changed_selector_is_refused_elsewhere_and_recreated_on_our_clusters(platform_ready: KubeCluster) -> None:
+    # the gateway's selector gained `version: v1` (its canary): a cluster deployed before must
+    # either say so (someone else's cluster) or re-create the Deployment (the local one)
+    apps = client.AppsV1Api(LocalCluster().api_client())
+    apply_objects([_deployment("v1")], platform_ready.kubeconfig, source="old.yaml")
+    try:
+        first = apps.read_namespaced_deployment("selector-probe", "default").metadata.uid
+        with pytest.raises(InputFileError, match=r"^new\.yaml: the API server refused .*field is immutable"):
+            apply_objects([_deployment("v2")], platform_ready.kubeconfig, source="new.yaml")
+        apply_objects([_deployment("v2")], platform_ready.kubeconfig, source="new.yaml", replace_immutable=True)
+        now = apps.read_namespaced_deployment("selector-probe", "default")
+        assert now.spec.selector.match_labels["version"] == "v2"
+        assert now.metadata.uid != first  # re-created, not patched
+    finally:
+        apps.delete_namespaced_deployment("selector-probe", "default")

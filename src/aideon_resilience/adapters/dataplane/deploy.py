@@ -42,10 +42,12 @@ def deploy_overlay(
     progress: Progress = _noop,
     rendered: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
     before_wait: Callable[[], None] | None = None,
+    replace_immutable: bool = False,
 ) -> list[dict[str, Any]]:
     """Apply CRDs then the overlay server-side and wait for rollouts; returns the overlay's objects.
 
     `rendered` = (overlay objects, CRD objects) when the caller has rendered them already;
+    `replace_immutable`: on a cluster this tool made, re-create what changed an immutable field;
     `before_wait` runs between the apply and the wait (the local data plane, which makes the
     platform's pods Ready, starts there).
     """
@@ -57,7 +59,7 @@ def deploy_overlay(
         progress(f"applying {len(crd_docs)} CRDs")
         apply_objects(crd_docs, config, context, source=str(manifests / "crds"))
     progress(f"applying {len(docs)} objects of {overlay} (server-side)")
-    apply_objects(docs, config, context, source=str(overlay))
+    apply_objects(docs, config, context, source=str(overlay), replace_immutable=replace_immutable)
     if before_wait is not None:
         before_wait()
     progress("waiting for rollouts")
@@ -87,7 +89,7 @@ def ensure_deployed(manifests: Path, overlay: Path, progress: Progress = _noop, 
         started.append(start_dataplane(cluster.paths, timeout=timeout))
 
     deploy_overlay(manifests, overlay, str(cluster.paths.kubeconfig), cluster.paths.context, timeout, progress,
-                   before_wait=start_plane)
+                   before_wait=start_plane, replace_immutable=True)
     state = started[0]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

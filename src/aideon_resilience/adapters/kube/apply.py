@@ -3,10 +3,14 @@
 Used by `deploy`, the gate and the manifest tests. Custom resource definitions go first and are
 waited for (Established) before the objects that use them; namespaces go before what lives in
 them. `dry_run=True` asks the API server to validate and admit without persisting.
+`replace_immutable=True` (clusters this tool made: the local one, a rehearsal's) deletes and
+re-creates an object whose change touches an immutable field (a Deployment's selector), as
+`kubectl apply --force` does for client-side apply; elsewhere that change is refused input.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -54,6 +58,25 @@ def _first_error(stderr: str) -> str:
 
 
 _REFUSED = ("invalid", "forbidden", "no matches for kind", "denied", "is required")
+# kubectl: `The Deployment "api-gateway" is invalid: spec.selector: Invalid value: ...: field is immutable`
+_IMMUTABLE = re.compile(r'The (\w+) "([^"]+)" is invalid: .*field is immutable')
+
+
+def immutable_refusals(stderr: str, batch: list[KubeObject]) -> list[KubeObject]:
+    """The objects of `batch` that kubectl says changed an immutable field."""
+    named = {(m.group(1), m.group(2)) for m in _IMMUTABLE.finditer(stderr)}
+    return [o for o in batch if (o.get("kind"), (o.get("metadata") or {}).get("name")) in named]
+
+
+def _delete(obj: KubeObject, kubeconfig: Path | None, context: str | None) -> None:
+    meta = obj.get("metadata") or {}
+    args = ["delete", str(obj["kind"]), str(meta["name"]), "--wait=true", "--timeout=120s", "--ignore-not-found"]
+    if meta.get("namespace"):
+        args += ["-n", str(meta["namespace"])]
+    proc = kubectl(args, kubeconfig, context)
+    if proc.returncode != 0:
+        raise InfrastructureError(f"deleting {obj['kind']}/{meta['name']} to re-create it failed: "
+                                  f"{_first_error(proc.stderr)}")
 
 
 def apply_objects(
@@ -62,6 +85,7 @@ def apply_objects(
     context: str | None = None,
     dry_run: bool = False,
     source: str = "manifests",
+    replace_immutable: bool = False,
 ) -> list[str]:
     """Server-side apply; returns kubectl's lines (`kind/name serverside-applied`).
 
@@ -79,6 +103,11 @@ def apply_objects(
         if dry_run:
             args.insert(1, "--dry-run=server")
         proc = kubectl(args, kubeconfig, context, stdin=yaml.safe_dump_all(batch, sort_keys=False))
+        stale = immutable_refusals(proc.stderr, batch) if proc.returncode != 0 and replace_immutable else []
+        if stale and not dry_run:
+            for obj in stale:
+                _delete(obj, kubeconfig, context)
+            proc = kubectl(args, kubeconfig, context, stdin=yaml.safe_dump_all(batch, sort_keys=False))
         if proc.returncode != 0:
             first = _first_error(proc.stderr)
             if any(word in first.lower() for word in _REFUSED):

@@ -79,7 +79,8 @@ class RehearsalTarget:
         self._start_volume_provisioner(api, progress)
         progress(f"applying the {self.env_dir.name} overlay unchanged (server-side)")
         deploy_overlay(self.manifests, self.env_dir, str(self.paths.kubeconfig), self.context,
-                       self.rehearsal.deploy_timeout_seconds, progress=progress, rendered=self._objects)
+                       self.rehearsal.deploy_timeout_seconds, progress=progress, rendered=self._objects,
+                       replace_immutable=True)
         return Connection(self.paths.kubeconfig, self.context, None)
 
     def _start_volume_provisioner(self, api: client.ApiClient, progress: Progress) -> None:
