@@ -93,6 +93,24 @@ def test_node_count_limits_and_workers_memory() -> None:
     assert result.worker_memory_mib == math.ceil(80 + 10_000 * 24 / 1024)
 
 
+def test_a_canary_counts_toward_the_nodes_and_is_named_not_planned() -> None:
+    bounds = _bounds(100_000)
+    canary = pl.ServiceBounds(name="api-gateway-v2", cpu_request_millis=3000, min_replicas=2, max_replicas=2,
+                              has_hpa=False, service="api-gateway")
+    stray = pl.ServiceBounds(name="sidecar-injector", cpu_request_millis=100, min_replicas=1, max_replicas=1,
+                             has_hpa=False, service="sidecar-injector")
+    without = pl.make_plan(50_000, CAP, bounds, CLUSTER)
+    result = pl.make_plan(50_000, CAP, [*bounds, canary, stray], CLUSTER)
+    assert [s.name for s in result.services] == [s.name for s in without.services]  # not sized
+    assert result.companion_workloads == {"api-gateway-v2": "api-gateway"}
+    assert result.unprofiled_workloads == ["sidecar-injector"]
+    cpu = sum(s.cpu_millis_needed for s in without.services)
+    assert result.nodes_needed == math.ceil((cpu + 2 * 3000) / CLUSTER.node_cpu_millis) > without.nodes_needed
+    text = pl.render_text(result)
+    assert "api-gateway-v2 runs more pods of api-gateway (a canary)" in text
+    assert "Workloads without a profile (not planned): sidecar-injector" in text
+
+
 def test_many_workers_need_several_masters() -> None:
     small = pl.WorkerCapacity(100, 20, 24, 80, max_workers_per_master=1000)
     result = pl.make_plan(1_000_000, small, _bounds(100_000), pl.ClusterBounds("t", 100_000, 8000))

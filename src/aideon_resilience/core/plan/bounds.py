@@ -16,6 +16,7 @@ from aideon_resilience.core.plan.capacity import DEFAULT_TARGET_UTILIZATION, Ser
 from aideon_resilience.errors import InputFileError, UsageError
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
+SERVICE_LABEL = "app.kubernetes.io/name"
 
 
 def cpu_millis(quantity: object, where: str) -> float:
@@ -44,7 +45,9 @@ def _workloads(objects: list[dict[str, Any]], source: Path) -> dict[str, dict[st
         anti = ((pod.get("affinity") or {}).get("podAntiAffinity") or {}).get(
             "requiredDuringSchedulingIgnoredDuringExecution"
         )
-        out[name] = {"kind": obj["kind"], "replicas": int(spec.get("replicas", 1)), "cpu": cpu, "anti": bool(anti)}
+        labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
+        out[name] = {"kind": obj["kind"], "replicas": int(spec.get("replicas", 1)), "cpu": cpu, "anti": bool(anti),
+                     "service": labels.get(SERVICE_LABEL)}
     return out
 
 
@@ -85,6 +88,7 @@ def bounds_from_objects(objects: list[dict[str, Any]], source: Path) -> list[Ser
                 has_hpa=hpa is not None,
                 target_utilization=(hpa["util"] if hpa and hpa["util"] else DEFAULT_TARGET_UTILIZATION),
                 required_anti_affinity=w["anti"],
+                service=w["service"],
             )
         )
     return out

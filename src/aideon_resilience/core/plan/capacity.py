@@ -81,6 +81,14 @@ class ServiceBounds:
     has_hpa: bool = True
     target_utilization: float = DEFAULT_TARGET_UTILIZATION
     required_anti_affinity: bool = False
+    service: str | None = None  # the service whose pods it runs (`app.kubernetes.io/name`), when not `name`
+
+    @property
+    def companion_of(self) -> str | None:
+        """The planned service this workload runs more pods of (a canary), else None."""
+        if self.name in PROFILES or self.service is None or self.service == self.name:
+            return None
+        return self.service if self.service in PROFILES else None
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,9 @@ class Plan:
     cpu_millis_at_maxima: float = 0.0
     missing_services: list[str] = field(default_factory=list)
     unprofiled_workloads: list[str] = field(default_factory=list)
+    # workloads running more pods of a planned service (a canary): workload -> service; their fixed
+    # replicas count toward the nodes needed, and the service's plan carries all of its traffic
+    companion_workloads: dict[str, str] = field(default_factory=dict)
 
     @property
     def reaches(self) -> bool:
@@ -233,9 +244,11 @@ def make_plan(
         for s in services if s.name in PROFILES and per_user.get(s.name, 0.0) > 0
     )
     declared = {s.name for s in services}
-    total_cpu = sum(p.cpu_millis_needed for p in plans)
+    companions = {s.name: s.companion_of for s in services if s.companion_of}
+    fixed_cpu = sum(s.min_replicas * s.cpu_request_millis for s in services if s.name in companions)
+    total_cpu = sum(p.cpu_millis_needed for p in plans) + fixed_cpu
     nodes_needed = math.ceil(total_cpu / cluster.node_cpu_millis) if total_cpu else 0
-    base_cpu = sum(p.min_replicas * (p.cpu_millis_needed / max(p.replicas_needed, 1)) for p in plans)
+    base_cpu = sum(p.min_replicas * (p.cpu_millis_needed / max(p.replicas_needed, 1)) for p in plans) + fixed_cpu
     spare = cluster.nodes * cluster.node_cpu_millis - base_cpu
     nodes_cap = _floor_users(max(spare, 0) / cpu_per_user) if cpu_per_user > 0 else 2**63 - 1
     caps = [p.users_cap for p in plans if p.users_cap is not None and not p.reaches]
@@ -262,7 +275,8 @@ def make_plan(
         pods_at_maxima=sum(s.max_replicas for s in services),
         cpu_millis_at_maxima=sum(s.max_replicas * s.cpu_request_millis for s in services),
         missing_services=sorted(set(PROFILES) - declared),
-        unprofiled_workloads=sorted(declared - set(PROFILES)),
+        unprofiled_workloads=sorted(declared - set(PROFILES) - set(companions)),
+        companion_workloads=dict(sorted(companions.items())),
     )
 
 
@@ -322,6 +336,9 @@ def render_text(plan: Plan) -> str:
     )
     if plan.missing_services:
         lines.append(f"Not in the overlay (not planned): {', '.join(plan.missing_services)}")
+    for workload, service in plan.companion_workloads.items():
+        lines.append(f"{workload} runs more pods of {service} (a canary): its fixed replicas count toward the "
+                     f"nodes; the plan sizes {service} for all of its traffic")
     if plan.unprofiled_workloads:
         lines.append(f"Workloads without a profile (not planned): {', '.join(plan.unprofiled_workloads)}")
     limits = plan.limits()
