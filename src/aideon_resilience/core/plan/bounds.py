@@ -45,7 +45,7 @@ def _workloads(objects: list[dict[str, Any]], source: Path) -> dict[str, dict[st
         anti = ((pod.get("affinity") or {}).get("podAntiAffinity") or {}).get(
             "requiredDuringSchedulingIgnoredDuringExecution"
         )
-        labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         out[name] = {"kind": obj["kind"], "replicas": int(spec.get("replicas", 1)), "cpu": cpu, "anti": bool(anti),
                      "service": labels.get(SERVICE_LABEL)}
     return out
