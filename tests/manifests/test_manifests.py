@@ -20,6 +20,7 @@ import pytest
 from aideon_resilience.adapters.kustomize import build
 from aideon_resilience.core.config.shape import ClusterShape, load_cluster_shape
 from aideon_resilience.core.lint import LintContext, Severity, lint
+from aideon_resilience.core.selectors import selector_matches
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 ENVIRONMENTS = ["development", "staging", "production", "local"]
@@ -254,10 +255,6 @@ def test_every_service_has_its_objects(env: str) -> None:
     assert {"fast", "standard"} <= set(by_name(objects, "StorageClass"))
 
 
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
-
-
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_gateway_route_splits_over_its_subsets_as_the_environment_says(env: str) -> None:
     objects = rendered(env)
@@ -268,19 +265,20 @@ def test_the_gateway_route_splits_over_its_subsets_as_the_environment_says(env: 
     stable = deployments["api-gateway"]
     assert subsets == {"v1": {"version": "v1"}, "v2": {"version": "v2"}}
     assert weights == ({"v1": 90, "v2": 10} if env in CANARY else {"v1": 100, "v2": 0})  # the seed's 90/10
-    assert _selects({"matchLabels": subsets["v1"]}, stable["spec"]["template"]["metadata"]["labels"])
+    assert selector_matches({"matchLabels": subsets["v1"]}, stable["spec"]["template"]["metadata"]["labels"])
     pdb = by_name(objects, "PodDisruptionBudget")["api-gateway"]["spec"]["selector"]
     if env not in CANARY:
         assert not any(n.startswith("api-gateway-") for n in deployments)
         return
     canary = deployments[CANARY[env]]
     pod = canary["spec"]["template"]["metadata"]["labels"]
-    assert _selects({"matchLabels": subsets["v2"]}, pod) and not _selects({"matchLabels": subsets["v1"]}, pod)
+    assert selector_matches({"matchLabels": subsets["v2"]}, pod)
+    assert not selector_matches({"matchLabels": subsets["v1"]}, pod)
     assert pod["app.kubernetes.io/name"] == "api-gateway"  # behind the gateway's Service
     assert by_name(objects, "Service")["api-gateway"]["spec"]["selector"].items() <= pod.items()
     # neither the stable Deployment, its HPA's scale nor its budget counts the canary's pod
-    assert not _selects(stable["spec"]["selector"], pod) and not _selects(pdb, pod)
-    assert _selects(canary["spec"]["selector"], pod)
+    assert not selector_matches(stable["spec"]["selector"], pod) and not selector_matches(pdb, pod)
+    assert selector_matches(canary["spec"]["selector"], pod)
     assert canary["spec"]["replicas"] == 1
     # the same pod spec otherwise: the canary is the gateway at another version
     assert canary["spec"]["template"]["spec"] == stable["spec"]["template"]["spec"]
