@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from kubernetes.client import V1Deployment, V1DeploymentStatus
 from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.chaos import selectors
@@ -147,12 +149,41 @@ class FakePolicy:
 
 class FakeApps:
     def __init__(self) -> None:
-        self.deployments: dict[tuple[str, str], SimpleNamespace] = {}
+        self.deployments: dict[tuple[str, str], Any] = {}
+        self.mutations: list[tuple[Any, ...]] = []
+        # the controller's pass after a create or a scale: e.g. report the replicas ready
+        self.on_change: Callable[[Any], None] = lambda d: None
 
-    def read_namespaced_deployment(self, name: str, namespace: str) -> SimpleNamespace:
+    def read_namespaced_deployment(self, name: str, namespace: str) -> Any:
         if (namespace, name) not in self.deployments:
             raise api_error(404)
         return self.deployments[(namespace, name)]
+
+    def create_namespaced_deployment(self, namespace: str, body: dict[str, Any]) -> Any:
+        name = body["metadata"]["name"]
+        if (namespace, name) in self.deployments:
+            raise api_error(409)
+        self.mutations.append(("create_deployment", namespace, name, copy.deepcopy(body)))
+        dep = V1Deployment.from_dict(body)
+        assert dep is not None and dep.metadata is not None
+        dep.metadata.namespace, dep.metadata.uid, dep.metadata.generation = namespace, f"uid-{namespace}-{name}", 1
+        dep.status = V1DeploymentStatus(observed_generation=1, replicas=0)
+        self.deployments[(namespace, name)] = dep
+        self.on_change(dep)
+        return dep
+
+    def delete_namespaced_deployment(self, name: str, namespace: str, **options: Any) -> None:
+        self.read_namespaced_deployment(name, namespace)
+        self.mutations.append(("delete_deployment", namespace, name))
+        del self.deployments[(namespace, name)]
+
+    def patch_namespaced_deployment_scale(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        dep = self.read_namespaced_deployment(name, namespace)
+        self.mutations.append(("scale_deployment", namespace, name, body["spec"]["replicas"]))
+        dep.spec.replicas = body["spec"]["replicas"]
+        dep.metadata.generation = (dep.metadata.generation or 0) + 1
+        dep.status.observed_generation = dep.metadata.generation
+        self.on_change(dep)
 
     def read_namespaced_stateful_set(self, name: str, namespace: str) -> SimpleNamespace:
         raise api_error(404)
@@ -168,12 +199,57 @@ class FakeAutoscaling:
         return self.hpas[(namespace, name)]
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (what the API server does with application/merge-patch+json)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class FakeCustomObjects:
+    """Custom objects (an Istio VirtualService) as plain dicts, by (group, version, namespace, plural, name)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+        self.mutations: list[tuple[Any, ...]] = []
+
+    def get_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict[str, Any]:
+        key = (group, version, namespace, plural, name)
+        if key not in self.objects:
+            raise api_error(404)
+        return copy.deepcopy(self.objects[key])
+
+    def patch_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        key = (group, version, namespace, plural, name)
+        current = self.get_namespaced_custom_object(group, version, namespace, plural, name)
+        version_now = current.get("metadata", {}).get("resourceVersion")
+        wanted = body.get("metadata", {}).get("resourceVersion")
+        if wanted is not None and wanted != version_now:
+            raise api_error(409)
+        self.mutations.append(("patch_custom", namespace, plural, name, copy.deepcopy(body)))
+        patched = merge_patch(current, body)
+        patched.setdefault("metadata", {})["resourceVersion"] = str(int(version_now or 0) + 1)
+        self.objects[key] = patched
+        return copy.deepcopy(patched)
+
+
 class FakeKube:
     def __init__(self) -> None:
         self.core = FakeCore()
         self.policy = FakePolicy()
         self.apps = FakeApps()
         self.autoscaling = FakeAutoscaling()
+        self.custom = FakeCustomObjects()
 
     def clients(self) -> KubeClients:
         return KubeClients(core=self.core, policy=self.policy, apps=self.apps, autoscaling=self.autoscaling)

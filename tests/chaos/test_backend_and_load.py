@@ -7,11 +7,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from chaoslib.exceptions import ActivityFailed
 
+from aideon_resilience.adapters.dataplane.state import DataPlaneState, write_state
 from aideon_resilience.chaos import rollback, undo
-from aideon_resilience.chaos.actions import fail_backend, recover_backend, start_load, stop_load
+from aideon_resilience.chaos.actions import fail_backend, fail_pod_backends, recover_backend, start_load, stop_load
 from aideon_resilience.errors import SafetyRefusal
-from tests.chaos.fakekube import FakeKube
+from tests.chaos.fakekube import FakeKube, pod
 from tests.chaos.loopback import serve
 
 ROUTES = {("POST", "/admin/fail"): (200, '{"failing": true}'), ("POST", "/admin/recover"): (200, '{"failing": false}')}
@@ -35,6 +37,54 @@ def test_undo_replay_recovers_a_failed_backend(fake: FakeKube, undo_dir: Path) -
         result = rollback.replay(undo_dir)
         assert seen[-1] == ("POST", "/admin/recover")
     assert result.undone == [f"recover backend {url}"]
+
+
+def _canary(fake: FakeKube, tmp_path: Path, port: int, ready: bool = True) -> Path:
+    """Two canary pods and a stable one; the data plane's state has their stand-ins, the first on `port`."""
+    fake.core.namespaces["aideon-backend"] = {"chaos.aideon.io/allowed": "true"}
+    labels = {
+        "v1": {"app.kubernetes.io/name": "api-gateway", "version": "v1"},
+        "v2": {"app.kubernetes.io/name": "api-gateway", "version": "v2"},
+    }
+    for name, version in (("gw-v2-a", "v2"), ("gw-v2-b", "v2"), ("gw-v1-a", "v1")):
+        fake.core.pods[("aideon-backend", name)] = pod(name, "aideon-backend", "node-a1", labels[version])
+    standins = [
+        {"namespace": "aideon-backend", "pod": name, "port": p, "ready": ready, "terminating": False}
+        for name, p in (("gw-v2-a", port), ("gw-v2-b", 9), ("gw-v1-a", 9))
+    ]
+    workdir = tmp_path / "dataplane"
+    write_state(workdir, DataPlaneState(pid=1, status="running", standins=standins))
+    return workdir
+
+
+def test_fail_pod_backends_fails_the_selected_pods_stand_ins_found_in_the_data_plane(
+    fake: FakeKube,
+    undo_dir: Path,
+    tmp_path: Path,
+) -> None:
+    with serve(ROUTES) as (url, seen):
+        workdir = _canary(fake, tmp_path, int(url.rsplit(":", 1)[1]))
+        out = fail_pod_backends("aideon-backend", "version=v2", str(workdir), count=1)
+        assert out["pods"] == ["gw-v2-a"] and seen == [("POST", "/admin/fail")]
+        assert [s.params["url"] for s in undo.current().pending("backend_recover")] == [url]
+        recover_backend()
+        assert seen[-1] == ("POST", "/admin/recover")
+    assert undo.current().pending() == []
+
+
+def test_fail_pod_backends_waits_for_a_serving_stand_in_and_says_which_is_missing(
+    fake: FakeKube,
+    undo_dir: Path,
+    tmp_path: Path,
+) -> None:
+    workdir = _canary(fake, tmp_path, 9, ready=False)
+    with pytest.raises(ActivityFailed, match=r"no serving stand-in for gw-v2-a, gw-v2-b in the data plane"):
+        fail_pod_backends("aideon-backend", "version=v2", str(workdir), count=2, timeout=0.2)
+    with pytest.raises(ActivityFailed, match=r"3 pod\(s\) to fail, 2 running match 'version=v2'"):
+        fail_pod_backends("aideon-backend", "version=v2", str(workdir), count=3, timeout=0.2)
+    with pytest.raises(SafetyRefusal, match="explicit target"):
+        fail_pod_backends("aideon-backend", "", str(workdir))
+    assert undo.pending_steps(undo_dir) == []
 
 
 def test_backend_must_be_loopback_and_explicit(undo_dir: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
 EXPECTED = {"pod-kill", "node-drain", "node-loss", "zone-outage", "gateway-outlier", "load-surge", "rolling-update",
-            "stateful-node-loss"}
+            "stateful-node-loss", "canary-failure"}
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 # mutating action -> the rollback that undoes it
@@ -27,6 +27,9 @@ UNDONE_BY = {
     "start_surge": "stop_load",
     "start_load": "stop_load",
     "rollout_restart": "undo_rollout",
+    "fail_pod_backends": "recover_backend",
+    "start_canary": "end_canary",
+    "route_to_canary": "end_canary",
 }
 
 
@@ -35,7 +38,7 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def test_the_eight_experiments_exist() -> None:
+def test_the_nine_experiments_exist() -> None:
     assert {p.stem for p in EXPERIMENTS} == EXPECTED
 
 

@@ -75,7 +75,7 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
     assert verdict["verdict"] == "pass"
     assert set(statuses) >= {"client-errors", "hpa-scale-out", "pdb-held", "anti-affinity-spread",
                              "outlier-ejection", "pod-kill-recovery", "rolling-update", "zone-outage",
-                             "stateful-recovery"}
+                             "stateful-recovery", "canary-outlier"}
     for name in REPORT_FILES:
         assert (run / name).is_file(), name
     assert (run / "timeline.jsonl").stat().st_size > 0 and (run / "locust-windows.jsonl").stat().st_size > 0
@@ -85,8 +85,8 @@ def test_gate_passes_on_the_local_environment(kube_cluster: KubeCluster, tmp_pat
     assert sum(w.merged for w in agg) >= len(agg) - 2  # only the last windows may miss a final report
     journals = sorted((run / "journals").glob("*.json"))
     assert sorted(p.stem for p in journals) == sorted(
-        ["pod-kill", "rolling-update", "node-drain", "gateway-outlier", "node-loss", "zone-outage",
-         "stateful-node-loss", "load-surge"])
+        ["pod-kill", "rolling-update", "node-drain", "gateway-outlier", "canary-failure", "node-loss",
+         "zone-outage", "stateful-node-loss", "load-surge"])
     for journal in journals:  # read from the journal: the exit code of `chaos run` is not trusted
         summary = read_journal(journal)
         assert summary.held, (journal.stem, summary.status, summary.deviated, summary.failed_activities)
@@ -146,3 +146,35 @@ def test_each_broken_variant_fails_its_slo_for_the_reason_it_names(
     others -= {results[slo]["family"]}
     collateral = [k for k, v in results.items() if v["family"] in others and v["status"] == "fail"]
     assert not collateral, f"{variant} also failed {collateral}"
+
+
+def test_a_one_pod_canary_that_fails_fails_the_outlier_slo_naming_the_cap_and_its_subset(
+    kube_cluster: KubeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The canary-failure experiment with a one-pod canary whose pod fails. Ejecting the subset's
+    only host would take 100 % of its cluster, over the gateway's maxEjectionPercent of 50, and
+    Envoy (from v1.31, without `always_eject_one_host`, which Istio does not set) then ejects
+    nothing: the failing pod keeps the canary's 10 % of the requests until it is healed. Outlier
+    detection cannot keep the client error ratio under 5 % here, and the verdict says why: the
+    refused ejections and the 5xx of the canary's pool."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("AIDEON_CHAOS_CANARY_REPLICAS", "1")
+    code, verdict, _ = _gate(tmp_path, "--experiments", "canary-failure")
+    results = _by_id(verdict)
+    canary = results["canary-outlier"]
+    assert code == 1 and verdict["verdict"] == "fail", {k: v["status"] for k, v in results.items()}
+    assert canary["status"] == "fail", canary
+    message = str(canary["message"])
+    assert "error ratio above 0.05 until the backend was healed" in message, message
+    assert "refused by maxEjectionPercent" in message, message
+    # the route and the canary are back as the overlay has them
+    api = api_client_for(kube_cluster.kubeconfig, kube_cluster.context)
+    vs = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        "networking.istio.io", "v1", "aideon-backend", "virtualservices", "api-gateway"
+    )
+    weights = {d["destination"].get("subset"): d.get("weight") for d in vs["spec"]["http"][0]["route"]}
+    assert weights == {"v1": 100, "v2": 0}, weights
+    names = [d.metadata.name for d in client.AppsV1Api(api).list_namespaced_deployment("aideon-backend").items]
+    assert "api-gateway-v2" not in names

@@ -158,6 +158,29 @@ def test_readmission_bursts_are_allowed_per_return_only() -> None:
         "15/1000 failed)" in r.message
 
 
+def test_a_slow_readmission_burst_is_allowed_in_every_window_it_spans_and_no_further() -> None:
+    """A backend that gets a few requests a second takes seconds to fail consecutive5xxErrors times
+    after its return (a canary pod at 10 % of the traffic): back at 333, ejected again at 338.5,
+    its burst spans the 330 and 335 windows; the 340 window is after it."""
+    events = [e for e in healthy_events() if e["kind"] != "ejection"]
+    events += [_ejection(318, "down", ejection=1, ejection_s=15), _ejection(333, "up", ejection=1, ejected_s=15)]
+    events += [_ejection(338.5, "down", ejection=2, ejection_s=30), _ejection(369, "up", ejection=2)]
+    windows = _with_errors(315, 320, 60)
+
+    def over(at: set[int]) -> list:  # type: ignore[type-arg]
+        return [
+            w.model_copy(update={"failures": 14, "error_ratio": 0.014})
+            if w.endpoint == "Aggregated" and w.start - windows[0].start in at
+            else w
+            for w in windows
+        ]
+
+    r = result("outlier-growing", run_data(over({330, 335}), events), GROWING)
+    assert r.status is Status.PASS, r.message
+    r = result("outlier-growing", run_data(over({330, 335, 340}), events), GROWING)
+    assert r.status is Status.FAIL and "(window at t+340.0s: 14/1000 failed)" in r.message, r.message
+
+
 def test_a_failure_shorter_than_a_window_is_inconclusive() -> None:
     events = [e for e in healthy_events() if not (e["kind"] == "chaos" and e.get("activity") == "heal-backend")]
     events.append(chaos("gateway-outlier", "heal-backend", 317, 318))  # healed 2 s after: mid-window

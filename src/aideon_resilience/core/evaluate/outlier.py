@@ -9,9 +9,11 @@ first later action matching `healing_activity` (the experiment's end when none d
 - **Error ratio**: the `Aggregated` windows from the failure to the healing. Recovery is the end of
   the first window at or under X that began at or after the failure (a window that straddles it is
   mostly healthy traffic) and finished before the healing; it must come within T, and every
-  later window up to the healing must stay at or under X. A window in which an ejected backend returned may go over X
-  by `readmission_errors` failures per return: a backend that still fails gets consecutive5xxErrors
+  later window up to the healing must stay at or under X. A window that overlaps a re-admission burst may go over X
+  by `readmission_errors` failures per burst: a backend that still fails gets consecutive5xxErrors
   requests before outlier detection ejects it again (Envoy counts them all; so does the client).
+  The burst lasts from the backend's return to its next ejection (the healing when none came):
+  at a few requests a second to that backend it spans more than one window.
   Without outlier detection the failing backend keeps its share until it is healed, so this half
   fails on its own.
 - **Ejection**: the ejections (`down` events) of a matching service while the backend fails. With
@@ -36,7 +38,7 @@ _BURST_SPILL_S = 1.0
 
 
 def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, heal_at: float,
-                       returns: list[float], what: str) -> Check:
+                       bursts: list[tuple[float, float]], what: str) -> Check:
     """The first window under X before the healing, within T of the failure, and every window after
     it up to the healing under X too (re-admission bursts allowed)."""
     if data.windows is None:
@@ -46,7 +48,7 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
         return Check(Status.INCONCLUSIVE, f"no Locust window while the backend failed ({what})")
 
     def allowed(w: WindowStat) -> float:
-        n = sum(1 for t in returns if w.start - _BURST_SPILL_S <= t < w.end)
+        n = sum(1 for back, out in bursts if back < w.end and out >= w.start - _BURST_SPILL_S)
         return slo.max_error_ratio * w.requests + slo.readmission_errors * n
 
     under = [w.failures <= allowed(w) for w in windows]
@@ -55,7 +57,7 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
                   if u and w.start >= fail_at and w.end <= heal_at), None)
     peak = max(w.error_ratio for w in windows)
     items = [f"backend failing from {what} to {data.rel(heal_at)}; peak window error ratio {peak:.4f}; "
-             f"{len(returns)} return(s) of an ejected backend meanwhile"]
+             f"{len(bursts)} return(s) of an ejected backend meanwhile"]
     items += [f"window at {data.rel(w.start)}: {w.failures}/{w.requests} failed, over {slo.max_error_ratio} "
               f"only by a re-admission burst (at most {allowed(w):.0f})"
               for w, u in zip(windows, under, strict=True) if u and w.error_ratio > slo.max_error_ratio]
@@ -137,6 +139,19 @@ def _ejection_check(slo: OutlierSlo, data: RunData, fail_at: float, heal_at: flo
                  f"time for longer ({shown}); {first}", items=items)
 
 
+def _bursts(slo: OutlierSlo, ejections: list[EjectionEvent], fail_at: float,
+            heal_at: float) -> list[tuple[float, float]]:
+    """Each return of an ejected backend while it failed, with the end of its re-admission burst:
+    the backend's next ejection, else the healing."""
+    mine = sorted((e for e in ejections if matches(e.service, slo.services)), key=lambda e: e.t)
+    out = []
+    for e in mine:
+        if e.state == "up" and fail_at <= e.t <= heal_at:
+            again = next((x.t for x in mine if x.backend == e.backend and x.state == "down" and x.t >= e.t), heal_at)
+            out.append((e.t, min(again, heal_at)))
+    return out
+
+
 def _between(acts: list[ChaosActivity], after: float) -> float | None:
     return next((a.start for a in acts if a.start >= after), None)
 
@@ -153,9 +168,8 @@ def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloRe
     fail_at = acts[0].start if acts else exp.start
     what = f"{acts[0].activity} at {data.rel(fail_at)}" if acts else f"experiment start {data.rel(fail_at)}"
     heal_at = _between(tl.activities(exp.experiment, slo.healing_activity), fail_at) or exp.end
-    returns = [e.t for e in tl.ejections
-               if e.state == "up" and matches(e.service, slo.services) and fail_at <= e.t <= heal_at]
-    checks = [_error_ratio_check(slo, data, warn_ratio, fail_at, heal_at, returns, what)]
+    bursts = _bursts(slo, tl.ejections, fail_at, heal_at)
+    checks = [_error_ratio_check(slo, data, warn_ratio, fail_at, heal_at, bursts, what)]
     if slo.require_ejection:
         checks.append(_ejection_check(slo, data, fail_at, heal_at, exp.end + slo.within_s))
     return done(checks)

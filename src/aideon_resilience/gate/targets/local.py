@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
 from aideon_resilience.adapters.dataplane.proxy_config import backend_name
+from aideon_resilience.adapters.dataplane.state import default_workdir
 from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
 from aideon_resilience.adapters.localcluster.nodes import NodeSize
 from aideon_resilience.core.config.shape import ClusterShape
@@ -91,6 +92,7 @@ class LocalTarget:
         )
         if gateways:
             env["AIDEON_BACKEND_ADMIN_URL"] = f"http://127.0.0.1:{gateways[0]}"
+        env["AIDEON_DATAPLANE_DIR"] = str(default_workdir(self.paths))
         if state.haproxy_stats_url:
             env["AIDEON_PROXY_STATS_URL"] = state.haproxy_stats_url + ";csv"
             env["AIDEON_PROXY_BACKEND"] = backend_name(pool)
