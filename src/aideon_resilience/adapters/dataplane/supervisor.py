@@ -50,7 +50,7 @@ from aideon_resilience.errors import InfrastructureError
 log = logging.getLogger("aideon.dataplane")
 
 TICK_S = 0.5
-DR_REFRESH_S = 10.0
+DR_REFRESH_S = 5.0
 
 
 class DataPlane:
