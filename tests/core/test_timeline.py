@@ -100,3 +100,17 @@ def test_journal_reader_events_are_timeline_events() -> None:
     tl = timeline([e.model_dump() for e in events if e is not None])
     assert isinstance(tl.experiment("pod-kill"), ExperimentEvent)
     assert [a.activity for a in tl.activities("pod-kill", "*kill*")] == ["kill-pods"]
+
+
+def test_a_pool_traffic_line_is_a_sample_of_its_pool() -> None:
+    from aideon_resilience.core.evidence.timeline import PoolTrafficSample, Timeline, parse_event
+
+    line = json.dumps({"t": T0 + 5, "kind": "pool_traffic", "service": "api-gateway.v2", "period_s": 5.0,
+                       "responses": 12, "errors": 7, "no_host": 4, "hosts": 1, "ejected": 1, "panic": False})
+    event = parse_event(line)
+    assert isinstance(event, PoolTrafficSample)
+    got = (event.service, event.responses, event.errors, event.no_host, event.ejected)
+    assert got == ("api-gateway.v2", 12, 7, 4, 1)
+    assert Timeline.from_events([event]).pool_traffic == [event]
+    with pytest.raises(ValueError, match="responses"):
+        parse_event(line.replace('"responses": 12', '"responses": "many"'))

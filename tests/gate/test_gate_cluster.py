@@ -169,6 +169,7 @@ def test_a_one_pod_canary_that_fails_fails_the_outlier_slo_naming_the_cap_and_it
     message = str(canary["message"])
     assert "error ratio above 0.05 until the backend was healed" in message, message
     assert "refused by maxEjectionPercent" in message, message
+    assert re.search(r"at the proxy: api-gateway\.v2 \d+/\d+ 5xx", message), message
     # the route and the canary are back as the overlay has them
     api = api_client_for(kube_cluster.kubeconfig, kube_cluster.context)
     vs = client.CustomObjectsApi(api).get_namespaced_custom_object(

@@ -22,7 +22,7 @@ from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port, runtime_command
 from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
-from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, ejection_events
+from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, dataplane_events
 from aideon_resilience.adapters.localcluster import ClusterPaths
 from aideon_resilience.adapters.standin.process import running_standin
 from tests.adapters.localcluster.kubehelpers import wait_for
@@ -174,7 +174,7 @@ def test_failing_backend_is_ejected_returns_after_base_and_is_ejected_again_for_
     out = [c for t, c in client.results if float(downs[0]["t"]) + 0.05 <= t <= float(ups[0]["t"]) - 0.05]  # type: ignore[arg-type]
     assert out and all(c == 200 for c in out)
     # what the gate reads back
-    events = ejection_events(ClusterPaths(root=plane.events.parent), started - 1, time.time() + 1, plane.events.parent)
+    events = dataplane_events(ClusterPaths(root=plane.events.parent), started - 1, time.time() + 1, plane.events.parent)
     assert [(e.backend, e.state) for e in events][:4] == [(backend, "down"), (backend, "up")] * 2  # type: ignore[attr-defined]
 
 
@@ -194,7 +194,7 @@ def test_max_ejection_percent_is_enforced_before_ejecting(plane: Plane, standins
     refused = [e for e in plane.lines() if e["state"] == "refused"]
     assert refused and {e["backend"] for e in refused}.isdisjoint({e["backend"] for e in downs})
     assert {e["reason"] for e in refused} == {"consecutive_5xx"}
-    events = ejection_events(ClusterPaths(root=plane.events.parent), 0, time.time() + 1, plane.events.parent)
+    events = dataplane_events(ClusterPaths(root=plane.events.parent), 0, time.time() + 1, plane.events.parent)
     assert "refused" in {e.state for e in events}  # type: ignore[attr-defined]
 
 

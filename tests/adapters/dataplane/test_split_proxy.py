@@ -5,7 +5,9 @@ with its own outlier detection, as Envoy's weighted clusters are."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +42,8 @@ class SplitPlane:
         self.haproxy = HAProxy(workdir / "hp", ProxySettings(timeout_server_s=1.0),
                                request_log=(self.requests.port, REQUEST_LOG_FORMAT))  # fmt: skip
         self.port = free_port()
-        self.outlier = OutlierControl(self.haproxy, workdir / EJECTIONS_NAME, self.requests)
+        self.events = workdir / EJECTIONS_NAME
+        self.outlier = OutlierControl(self.haproxy, self.events, self.requests)
         proxies = self.mesh.proxies({GATEWAY: self.port})
         self.haproxy.start(proxies)
         for svc in proxies:
@@ -100,3 +103,25 @@ def test_each_subset_has_its_own_outlier_detection(plane: SplitPlane, standins: 
     failed = [c for c in codes if c != 200]
     assert 0.04 <= len(failed) / 400 <= 0.18, codes  # v2's share keeps failing: 500s, then 503s
     assert 503 in failed
+    # the proxy's count per pool: every failure v2's, none v1's, the 503s after the ejection with no host
+    traffic = _pool_traffic(plane)
+    assert traffic[V2]["errors"] == len(failed) and traffic[V1]["errors"] == 0, traffic
+    assert traffic[V1]["responses"] + traffic[V2]["responses"] == 400, traffic
+    assert 0 < traffic[V2]["no_host"] < len(failed), traffic
+
+
+def _pool_traffic(plane: SplitPlane, timeout: float = 10.0) -> dict[str, dict[str, int]]:
+    """The `pool_traffic` lines summed per pool, once the outlier thread has read every logged response."""
+    deadline = time.monotonic() + timeout
+    while True:
+        plane.outlier.next_flush = 0.0  # flush at the thread's next step
+        time.sleep(0.3)
+        sums: dict[str, dict[str, int]] = {}
+        for line in plane.events.read_text().splitlines() if plane.events.is_file() else []:
+            rec = json.loads(line)
+            if rec["kind"] == "pool_traffic":
+                pool = sums.setdefault(rec["service"], {"responses": 0, "errors": 0, "no_host": 0})
+                for key in pool:
+                    pool[key] += rec[key]
+        if sum(p["responses"] for p in sums.values()) >= 400 or time.monotonic() > deadline:
+            return sums

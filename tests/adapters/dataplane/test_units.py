@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -212,6 +213,56 @@ def test_stop_after_a_supervisor_crash_leaves_no_child(tmp_path: Path) -> None:
 def test_request_log_lines_name_backend_server_and_status() -> None:
     assert parse_line(b"aideon-request be_gw 127.0.0.1:4001 503") == ("be_gw", ("127.0.0.1", 4001), 503)
     assert parse_line("aideon-request be_x 127.0.0.1:4001 200\n") == ("be_x", ("127.0.0.1", 4001), 200)
-    assert parse_line(b"aideon-request be_x - 503") is None  # <NOSRV>: no server to count it against
+    # HAProxy had no server (the pool had none usable): kept, with no server to count it against
+    assert parse_line(b"aideon-request be_x - 503") == ("be_x", None, 503)
+    assert parse_line(b"aideon-request be_x -:- 503") == ("be_x", None, 503)
+    assert parse_line(b"aideon-request be_x 127.0.0.1:x 503") is None
     assert parse_line(b"aideon-request be_x 127.0.0.1:4001 -1") is None  # the client went away
     assert parse_line(b"Server be_x/s1 is DOWN, changed from CLI.") is None
+
+
+class _Proxy:
+    """What OutlierControl asks of HAProxy: which servers to force down."""
+
+    def __init__(self) -> None:
+        self.down: dict[str, set[tuple[str, int]]] = {}
+
+    def set_forced_down(self, pool: str, hosts: set[tuple[str, int]]) -> None:
+        self.down[pool] = set(hosts)
+
+
+def test_pool_traffic_is_counted_per_pool_and_written_every_period(tmp_path: Path) -> None:
+    """Every response counts for its pool, with outlier detection or without; a 503 HAProxy had no
+    server for counts as an error with no host and never reaches the detector; one line per pool
+    that answered in the period, then the counts start again."""
+    from aideon_resilience.adapters.dataplane.outlier_control import POOL_TRAFFIC_PERIOD_S, OutlierControl
+    from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy
+
+    now = [100.0]
+    events = tmp_path / "ejections.jsonl"
+    control = OutlierControl(_Proxy(), events, None, clock=lambda: now[0], wall=lambda: 5000 + now[0])  # type: ignore[arg-type]
+    a, b = ("127.0.0.1", 4001), ("127.0.0.1", 4002)
+    control.configure("api-gateway.v2", OutlierPolicy(consecutive_5xx=2, max_ejection_percent=100))
+    control.set_hosts("api-gateway.v2", [a, b])
+    control.set_hosts("auth-service", [a])
+    control.handle([("be_api-gateway.v2", a, 200), ("be_api-gateway.v2", a, 503), ("be_api-gateway.v2", None, 503)])
+    control.handle([("be_auth-service", a, 200), ("be_auth-service", a, 500)])
+    assert not events.exists()  # the first period is not over
+    assert control.snapshot()["api-gateway.v2"]["ejected"] == []  # the no-host 503 was not a's second 5xx
+    now[0] += POOL_TRAFFIC_PERIOD_S
+    control.handle([("be_api-gateway.v2", a, 502)])  # a's second consecutive 5xx: ejected
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    traffic = {r["service"]: r for r in lines if r["kind"] == "pool_traffic"}
+    assert traffic["api-gateway.v2"] == {
+        "t": 5000 + now[0], "kind": "pool_traffic", "service": "api-gateway.v2", "period_s": POOL_TRAFFIC_PERIOD_S,
+        "responses": 4, "errors": 3, "no_host": 1, "hosts": 2, "ejected": 1, "panic": False,
+    }  # fmt: skip
+    assert (traffic["auth-service"]["responses"], traffic["auth-service"]["errors"]) == (2, 1)
+    assert traffic["auth-service"]["ejected"] == 0  # no outlier detection there
+    now[0] += 1
+    control.handle([("be_auth-service", a, 200)])
+    assert len(events.read_text().splitlines()) == len(lines)  # nothing until the next period ends
+    now[0] += POOL_TRAFFIC_PERIOD_S
+    control.handle([])
+    last = json.loads(events.read_text().splitlines()[-1])
+    assert (last["service"], last["responses"], last["errors"]) == ("auth-service", 1, 0)

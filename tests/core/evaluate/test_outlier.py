@@ -196,3 +196,33 @@ def test_missing_data_is_inconclusive() -> None:
     no_exp = without(healthy_events(), experiment="gateway-outlier")
     r = result("outlier-gateway", run_data(healthy_windows(), no_exp))
     assert r.status is Status.INCONCLUSIVE and "no gateway-outlier experiment" in r.message
+
+
+def _traffic(t: float, pool: str, responses: int, errors: int, no_host: int = 0) -> dict[str, Any]:
+    return ev("pool_traffic", t, service=pool, period_s=5.0, responses=responses, errors=errors, no_host=no_host,
+              hosts=1, ejected=0, panic=False)
+
+
+def test_the_errors_of_each_pool_are_evidence_and_a_failure_names_the_worst() -> None:
+    """The proxy's count per pool while the backend failed (315-350; a sample covers the 5 s before
+    it): a canary subset with no healthy host is named in the failing message."""
+    events = healthy_events()
+    events += [_traffic(310, "api-gateway.v2", 100, 90)]  # before the failure: not counted
+    events += [_traffic(320 + 5 * i, "api-gateway.v2", 10, 10, no_host=8 if i else 0) for i in range(7)]
+    events += [_traffic(320 + 5 * i, "api-gateway.v1", 90, 1 if i == 0 else 0) for i in range(7)]
+    events += [_traffic(320, "auth-service", 50, 50)]  # not a pool of this SLO's services
+    failing = run_data(_with_errors(315, 350, 60), events)
+    slo = GROWING.replace("min_ejections: 2", "min_ejections: 1\n    services: [api-gateway]")
+    r = result("outlier-growing", failing, slo)
+    assert r.status is Status.FAIL
+    assert "error ratio above 0.01 until the backend was healed at t+350.0s (window at t+345.0s: 60/1000 failed); " \
+           "at the proxy: api-gateway.v2 70/70 5xx, 48 with no healthy host" in r.message, r.message
+    assert r.evidence.items.count("proxy, pool api-gateway.v2: 70/70 responses 5xx, 48 with no healthy host "
+                                  "(503 no healthy upstream)") == 1, r.evidence.items
+    assert "proxy, pool api-gateway.v1: 1/630 responses 5xx" in r.evidence.items
+    assert not any("auth-service" in i for i in r.evidence.items)
+    # the subset's own pattern selects only its pool; a pass carries the counts but no note
+    r = result("outlier-growing", run_data(healthy_windows(), events), slo.replace("[api-gateway]", "[api-gateway.v1]"))
+    assert "at the proxy" not in r.message
+    pools = [i for i in r.evidence.items if i.startswith("proxy, pool")]
+    assert pools == ["proxy, pool api-gateway.v1: 1/630 responses 5xx"]

@@ -15,18 +15,18 @@ from aideon_resilience.adapters.dataplane.deploy import deploy_overlay, ensure_d
 from aideon_resilience.adapters.dataplane.state import (
     DataPlaneOptions,
     DataPlaneState,
+    dataplane_events,
     default_workdir,
-    ejection_events,
 )
 
 __all__ = [
     "DataPlaneOptions",
     "DataPlaneState",
     "dataplane_env_lines",
+    "dataplane_events",
     "dataplane_state",
     "default_workdir",
     "deploy_overlay",
-    "ejection_events",
     "ensure_deployed",
     "start_dataplane",
     "stop_dataplane",

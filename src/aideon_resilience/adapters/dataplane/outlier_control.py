@@ -5,8 +5,13 @@ hosts are the service's Ready backends (`set_hosts`, from the supervisor's tick)
 HAProxy's per-request log (`request_log`), counts every response in the detector of its backend,
 runs each detector's interval sweep when due, and makes HAProxy route as the detector says: the
 ejected servers forced down (`HAProxy.set_forced_down`), none in panic. Ejections and returns are
-appended to `ejections.jsonl` (`state.ejection_events`) as they happen, and so are the ejections
+appended to `ejections.jsonl` (`state.dataplane_events`) as they happen, and so are the ejections
 maxEjectionPercent refused (`state: refused`).
+
+It also counts every response per pool, with outlier detection or without, and every
+`POOL_TRAFFIC_PERIOD_S` appends one `pool_traffic` line per pool that answered in that period:
+`responses`, `errors` (5xx) and `no_host` (HAProxy had no server for it), with the pool's `hosts`,
+`ejected` and `panic` at that time. So a verdict can say which subset the errors came from.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from aideon_resilience.adapters.dataplane.request_log import RequestLog, Respons
 log = logging.getLogger("aideon.dataplane.outlier")
 
 _BACKEND_PREFIX = "be_"
+POOL_TRAFFIC_PERIOD_S = 5.0
 
 
 class OutlierControl:
@@ -51,6 +57,8 @@ class OutlierControl:
         self.hosts: dict[str, list[Host]] = {}
         self.panic: dict[str, bool] = {}
         self.overflows: dict[str, int] = {}
+        self.traffic: dict[str, list[int]] = {}  # per pool since the last flush: responses, 5xx, no host
+        self.next_flush = self.clock() + POOL_TRAFFIC_PERIOD_S
 
     # -- from the supervisor's tick ----------------------------------------------------------------
     def configure(self, service: str, policy: OutlierPolicy) -> None:
@@ -94,14 +102,22 @@ class OutlierControl:
             now = self.clock()
             events: list[tuple[str, OutlierEvent]] = []
             for backend, host, status in responses:
-                detector = self.detectors.get(backend.removeprefix(_BACKEND_PREFIX))
-                if detector is not None:
-                    events += [(backend.removeprefix(_BACKEND_PREFIX), e) for e in detector.record(host, status, now)]
+                pool = backend.removeprefix(_BACKEND_PREFIX)
+                counts = self.traffic.setdefault(pool, [0, 0, 0])
+                counts[0] += 1
+                counts[1] += status >= 500
+                counts[2] += host is None
+                detector = self.detectors.get(pool)
+                if detector is not None and host is not None:
+                    events += [(pool, e) for e in detector.record(host, status, now)]
             for service, detector in self.detectors.items():
                 events += [(service, e) for e in detector.tick(now)]
             for service in sorted({s for s, _ in events}):
                 self._apply(service)
             self._write(events)
+            if now >= self.next_flush:
+                self._write_traffic()
+                self.next_flush = now + POOL_TRAFFIC_PERIOD_S
             return events
 
     def _apply(self, service: str) -> None:
@@ -131,6 +147,24 @@ class OutlierControl:
                 record["ejected_s"] = round(e.duration_s, 3)
             lines.append(json.dumps(record))
             log.info("%s: %s", service, lines[-1])
+        if lines:
+            with self.events_path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+
+    def _write_traffic(self) -> None:
+        """One `pool_traffic` line per pool that answered since the last one; the counts start again."""
+        t = self.wall()
+        lines = []
+        for pool, (responses, errors, no_host) in sorted(self.traffic.items()):
+            if responses:
+                detector = self.detectors.get(pool)
+                lines.append(json.dumps({
+                    "t": t, "kind": "pool_traffic", "service": pool, "period_s": POOL_TRAFFIC_PERIOD_S,
+                    "responses": responses, "errors": errors, "no_host": no_host,
+                    "hosts": len(self.hosts.get(pool, [])), "ejected": len(detector.ejected()) if detector else 0,
+                    "panic": self.panic.get(pool, False),
+                }))  # fmt: skip
+        self.traffic = {}
         if lines:
             with self.events_path.open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")

@@ -3,8 +3,10 @@
 HAProxy sends one datagram per request (`log 127.0.0.1:<port> format raw local0 info info` and the
 log format `REQUEST_LOG_FORMAT`: backend, server address, status) once the response is complete,
 timeouts and HAProxy's own 502/503/504 for a server included. The supervisor's outlier thread
-reads them (`RequestLog.read`) and feeds the outlier detectors. A request with no server
-(`<NOSRV>`) or no status (client gone) is left out. Loopback UDP does not reorder; it can drop
+reads them (`RequestLog.read`), counts them per pool and feeds the outlier detectors. A request
+HAProxy had no server for (the pool had no usable one: its own 503, Envoy's "no healthy
+upstream") has no server address (`-`, or `<NOSRV>`): it is kept, with the server None, and never
+reaches a detector. A line with no status (client gone) is left out. Loopback UDP does not reorder; it can drop
 datagrams when the reader falls more than the socket buffer (4 MiB asked) behind.
 """
 
@@ -21,21 +23,31 @@ TAG = "aideon-request"
 REQUEST_LOG_FORMAT = f"{TAG} %b %si:%sp %ST"
 _BUFFER = 4 * 1024 * 1024
 
-Response = tuple[str, Host, int]  # (backend, server, status)
+Response = tuple[str, Host | None, int]  # (backend, server or None when HAProxy had none, status)
+_NO_SERVER = ("", "-", "<NOSRV>")
 
 
 def parse_line(data: bytes | str) -> Response | None:
-    """`aideon-request be_api-gateway 127.0.0.1:4001 503` -> ("be_api-gateway", ("127.0.0.1", 4001), 503)."""
+    """`aideon-request be_api-gateway 127.0.0.1:4001 503` -> ("be_api-gateway", ("127.0.0.1", 4001), 503);
+    `aideon-request be_api-gateway -:- 503` (no server) -> ("be_api-gateway", None, 503)."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     parts = text.split()
     if len(parts) != 4 or parts[0] != TAG:
         return None
-    host, _, port = parts[2].rpartition(":")
     try:
-        port_n, status = int(port), int(parts[3])
+        status = int(parts[3])
     except ValueError:
         return None
-    if not host or port_n <= 0 or status <= 0:
+    if status <= 0:
+        return None
+    host, _, port = parts[2].rpartition(":")
+    if parts[2] in _NO_SERVER or host in _NO_SERVER:
+        return parts[1], None, status
+    try:
+        port_n = int(port)
+    except ValueError:
+        return None
+    if port_n <= 0:
         return None
     return parts[1], (host, port_n), status
 

@@ -1,4 +1,4 @@
-"""What the local data plane leaves on disk: its options, its state file and the proxy's ejections.
+"""What the local data plane leaves on disk: its options, its state file and the proxy's ejections and traffic.
 
 The supervisor (`supervisor.DataPlane`) writes `state.json` (pids, ports, gateway URL, every
 stand-in) and `ejections.jsonl` in its work directory, `<cluster cache>/dataplane/<cluster name>/`
@@ -23,11 +23,11 @@ STATE_NAME = "state.json"
 EJECTIONS_NAME = "ejections.jsonl"
 
 
-def ejection_events(
+def dataplane_events(
     paths: ClusterPaths, since: float, until: float, workdir: Path | None = None
 ) -> list[TimelineEvent]:
-    """The ejections and returns outlier detection recorded between `since` and `until` (a line the
-    supervisor could not finish writing is left out).
+    """What the proxy recorded between `since` and `until`: outlier detection's ejections and
+    returns, and each pool's traffic (a line the supervisor could not finish writing is left out).
 
     Each line: `t`, `kind: ejection`, `service`, `backend` (`127.0.0.1:<port>`), `state` (`down`
     ejected, `up` returned) and `ejection` (how many times that backend has been ejected, this one
@@ -36,6 +36,10 @@ def ejection_events(
     (the pool was in panic mode, so traffic still reached it); an `up` line has `ejected_s` (how
     long it was out). A `refused` line is an ejection maxEjectionPercent did not allow (its
     `reason` is the one the ejection would have had, `ejection` the backend's count so far).
+
+    A `kind: pool_traffic` line: per pool (`service`: a service, or one subset as `api-gateway.v2`)
+    that answered in the `period_s` before `t`, its `responses`, `errors` (5xx) and `no_host` (503s
+    with no host to send to), and its `hosts`, `ejected` and `panic` at `t`.
     """
     file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
     if not file.is_file():

@@ -21,6 +21,11 @@ first later action matching `healing_activity` (the experiment's end when none d
   time for longer than the time before (Envoy's baseEjectionTime x times ejected). An ejection's
   length is measured from its return when one was recorded, else the time the detector set. The
   ejections maxEjectionPercent refused are named when none happened.
+
+Where the data plane counted the proxy's responses per pool (`pool_traffic`: a service, or one
+subset of it such as `api-gateway.v2`), the error-ratio half lists, per pool of the SLO's services
+that answered 5xx while the backend failed, how many and how many of those had no healthy host; a
+failing error ratio names the pool with the most.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from aideon_resilience.core.evaluate._common import Check, RunData, combine, fin
 from aideon_resilience.core.evaluate.slo import OutlierSlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
 from aideon_resilience.core.evidence.loadstats import WindowStat
-from aideon_resilience.core.evidence.timeline import ChaosActivity, EjectionEvent, matches
+from aideon_resilience.core.evidence.timeline import ChaosActivity, EjectionEvent, PoolTrafficSample, matches
 
 # a return this long before a window starts still counts for it (its burst straddles the boundary)
 _BURST_SPILL_S = 1.0
@@ -152,6 +157,35 @@ def _bursts(slo: OutlierSlo, ejections: list[EjectionEvent], fail_at: float,
     return out
 
 
+def _pool_matches(pool: str, services: list[str]) -> bool:
+    """A subset's pool (`api-gateway.v2`) belongs to its service's patterns as well as its own."""
+    return matches(pool, services) or matches(pool.split(".", 1)[0], services)
+
+
+def _pool_errors(slo: OutlierSlo, samples: list[PoolTrafficSample], fail_at: float,
+                 heal_at: float) -> tuple[list[str], str]:
+    """Per pool of the SLO's services, the 5xx the proxy answered while the backend failed (a sample
+    covers the period before its time): evidence items, worst first, and a note on the worst."""
+    sums: dict[str, list[int]] = {}
+    for sample in samples:
+        if fail_at < sample.t <= heal_at + sample.period_s and _pool_matches(sample.service, slo.services):
+            counts = sums.setdefault(sample.service, [0, 0, 0])
+            counts[0] += sample.responses
+            counts[1] += sample.errors
+            counts[2] += sample.no_host
+    failing = sorted(((pool, c[0], c[1], c[2]) for pool, c in sums.items() if c[1]), key=lambda x: (-x[2], x[0]))
+
+    def no_host(n: int) -> str:
+        return f", {n} with no healthy host (503 no healthy upstream)" if n else ""
+
+    items = [f"proxy, pool {pool}: {errors}/{responses} responses 5xx{no_host(nh)}"
+             for pool, responses, errors, nh in failing]
+    if not failing:
+        return items, ""
+    pool, responses, errors, nh = failing[0]
+    return items, f"; at the proxy: {pool} {errors}/{responses} 5xx" + (f", {nh} with no healthy host" if nh else "")
+
+
 def _between(acts: list[ChaosActivity], after: float) -> float | None:
     return next((a.start for a in acts if a.start >= after), None)
 
@@ -169,7 +203,12 @@ def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloRe
     what = f"{acts[0].activity} at {data.rel(fail_at)}" if acts else f"experiment start {data.rel(fail_at)}"
     heal_at = _between(tl.activities(exp.experiment, slo.healing_activity), fail_at) or exp.end
     bursts = _bursts(slo, tl.ejections, fail_at, heal_at)
-    checks = [_error_ratio_check(slo, data, warn_ratio, fail_at, heal_at, bursts, what)]
+    ratio = _error_ratio_check(slo, data, warn_ratio, fail_at, heal_at, bursts, what)
+    items, worst_pool = _pool_errors(slo, tl.pool_traffic, fail_at, heal_at)
+    ratio.items += items
+    if ratio.status is Status.FAIL:
+        ratio.message += worst_pool
+    checks = [ratio]
     if slo.require_ejection:
         checks.append(_ejection_check(slo, data, fail_at, heal_at, exp.end + slo.within_s))
     return done(checks)

@@ -34,6 +34,7 @@ from aideon_resilience.core.evidence.timeline_events import (
     PdbSample,
     PendingSample,
     PlacementSample,
+    PoolTrafficSample,
     StatefulPodSample,
     TimelineEvent,
     WorkloadSample,
@@ -44,7 +45,8 @@ from aideon_resilience.errors import InputFileError
 __all__ = [
     "KINDS", "ChaosActivity", "EjectionEvent", "Event", "EvictionRefused", "EvidenceGap", "ExperimentEvent",
     "LoadWorkersEvent", "ModelledLoadSample", "NodeSample", "PdbSample", "PendingSample", "PlacementSample",
-    "StatefulPodSample", "Timeline", "TimelineEvent", "WorkloadSample", "load_timeline", "matches", "parse_event",
+    "PoolTrafficSample", "StatefulPodSample", "Timeline", "TimelineEvent", "WorkloadSample", "load_timeline",
+    "matches", "parse_event",
 ]
 
 
@@ -85,6 +87,7 @@ class Timeline:
     nodes: list[NodeSample] = field(default_factory=list)
     stateful_pods: list[StatefulPodSample] = field(default_factory=list)
     ejections: list[EjectionEvent] = field(default_factory=list)
+    pool_traffic: list[PoolTrafficSample] = field(default_factory=list)
     refusals: list[EvictionRefused] = field(default_factory=list)
     load_workers: list[LoadWorkersEvent] = field(default_factory=list)
     chaos: list[ChaosActivity] = field(default_factory=list)
@@ -104,6 +107,7 @@ class Timeline:
             NodeSample: tl.nodes,  # type: ignore[dict-item]
             StatefulPodSample: tl.stateful_pods,  # type: ignore[dict-item]
             EjectionEvent: tl.ejections,  # type: ignore[dict-item]
+            PoolTrafficSample: tl.pool_traffic,  # type: ignore[dict-item]
             EvictionRefused: tl.refusals,  # type: ignore[dict-item]
             LoadWorkersEvent: tl.load_workers,  # type: ignore[dict-item]
             ChaosActivity: tl.chaos,  # type: ignore[dict-item]

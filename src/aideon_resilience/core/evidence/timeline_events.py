@@ -129,6 +129,23 @@ class EjectionEvent(_Event):
     reason: str | None = None
 
 
+class PoolTrafficSample(_Event):
+    """What the local proxy answered for one pool (a service, or one subset of it: `api-gateway.v2`)
+    over the `period_s` before `t`: every response, the 5xx among them (`errors`), and the 503s it
+    gave with no host to send to (`no_host`, Envoy's "no healthy upstream"); with the pool's hosts,
+    how many of them were ejected and whether it was in panic at `t`."""
+
+    kind: Literal["pool_traffic"] = "pool_traffic"
+    service: str
+    period_s: float
+    responses: int
+    errors: int
+    no_host: int = 0
+    hosts: int = 0
+    ejected: int = 0
+    panic: bool = False
+
+
 class EvictionRefused(_Event):
     kind: Literal["eviction_refused"] = "eviction_refused"
     namespace: str
@@ -196,6 +213,7 @@ Event = Annotated[
     | NodeSample
     | StatefulPodSample
     | EjectionEvent
+    | PoolTrafficSample
     | EvictionRefused
     | LoadWorkersEvent
     | ChaosActivity
@@ -212,6 +230,7 @@ KINDS = (
     "node",
     "stateful_pod",
     "ejection",
+    "pool_traffic",
     "eviction_refused",
     "load_workers",
     "chaos",

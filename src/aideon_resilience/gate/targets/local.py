@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from aideon_resilience.adapters.dataplane import dataplane_state, ejection_events, ensure_deployed
+from aideon_resilience.adapters.dataplane import dataplane_events, dataplane_state, ensure_deployed
 from aideon_resilience.adapters.dataplane.proxy_config import backend_name
 from aideon_resilience.adapters.dataplane.state import default_workdir
 from aideon_resilience.adapters.localcluster import CONTEXT, ClusterPaths, LocalCluster
@@ -106,7 +106,7 @@ class LocalTarget:
         return start_locust(spec, progress)
 
     def evidence(self, started: float, ended: float) -> list[TimelineEvent]:
-        return ejection_events(self.paths, started, ended)
+        return dataplane_events(self.paths, started, ended)
 
     def release(self, progress: Progress) -> None:
         return None  # the local cluster stays up for the next run (`cluster down` removes it)
