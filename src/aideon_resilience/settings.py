@@ -137,8 +137,9 @@ VARIABLES: tuple[Variable, ...] = (
        "experiments"),
     _v("AIDEON_CHAOS_CANARY_REPLICAS", "integer", "2", "Pods of the canary the canary experiment brings up.",
        "experiments"),
-    _v("AIDEON_CHAOS_CANARY_WEIGHTS", "text", "v1=90,v2=10",
-       "SUBSET=WEIGHT,... the canary experiment routes (adding up to 100).", "experiments"),
+    _v("AIDEON_CHAOS_CANARY_WEIGHTS", "text", "v1=80,v2=20",
+       "SUBSET=WEIGHT,... the canary experiment routes (adding up to 100): a canary's second step, where one "
+       "failing pod of two is twice the 5 % error ratio the SLO allows.", "experiments"),
     _v("AIDEON_CHAOS_CANARY_SELECTOR", "text", "app.kubernetes.io/name=api-gateway,version=v2",
        "Label selector of the canary's pods.", "experiments"),
     _v("AIDEON_CHAOS_CANARY_FAILING", "integer", "1",

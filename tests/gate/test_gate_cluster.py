@@ -156,7 +156,7 @@ def test_a_one_pod_canary_that_fails_fails_the_outlier_slo_naming_the_cap_and_it
     """The canary-failure experiment with a one-pod canary whose pod fails. Ejecting the subset's
     only host would take 100 % of its cluster, over the gateway's maxEjectionPercent of 50, and
     Envoy (from v1.31, without `always_eject_one_host`, which Istio does not set) then ejects
-    nothing: the failing pod keeps the canary's 10 % of the requests until it is healed. Outlier
+    nothing: the failing pod keeps the canary's 20 % of the requests until it is healed. Outlier
     detection cannot keep the client error ratio under 5 % here, and the verdict says why: the
     refused ejections and the 5xx of the canary's pool."""
     monkeypatch.chdir(REPO)
