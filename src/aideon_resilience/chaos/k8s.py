@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaoslib.exceptions import ActivityFailed
+
 from aideon_resilience.core.selectors import selector_matches
 from aideon_resilience.errors import SafetyRefusal
 from aideon_resilience.settings import settings
@@ -108,3 +110,20 @@ def api_status(exc: BaseException) -> int | None:
     """HTTP status of a kubernetes ApiException (None for anything else)."""
     status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None
+
+
+def read_workload(apps: Any, kind: str, namespace: str, name: str) -> Any:
+    """The Deployment or StatefulSet `namespace`/`name`; ActivityFailed naming it when it does not exist."""
+    readers = {
+        "deployment": apps.read_namespaced_deployment,
+        "statefulset": apps.read_namespaced_stateful_set,
+    }
+    reader = readers.get(kind.lower())
+    if reader is None:
+        raise ActivityFailed(f"kind must be Deployment or StatefulSet, got {kind!r}")
+    try:
+        return reader(name, namespace)
+    except Exception as exc:
+        if api_status(exc) == 404:
+            raise ActivityFailed(f"no {kind} {namespace}/{name}") from None
+        raise

@@ -147,9 +147,7 @@ class OutlierControl:
                 record["ejected_s"] = round(e.duration_s, 3)
             lines.append(json.dumps(record))
             log.info("%s: %s", service, lines[-1])
-        if lines:
-            with self.events_path.open("a", encoding="utf-8") as fh:
-                fh.write("\n".join(lines) + "\n")
+        self._append(lines)
 
     def _write_traffic(self) -> None:
         """One `pool_traffic` line per pool that answered since the last one; the counts start again."""
@@ -165,6 +163,9 @@ class OutlierControl:
                     "panic": self.panic.get(pool, False),
                 }))  # fmt: skip
         self.traffic = {}
+        self._append(lines)
+
+    def _append(self, lines: list[str]) -> None:
         if lines:
             with self.events_path.open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")

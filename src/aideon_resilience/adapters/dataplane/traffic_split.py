@@ -64,6 +64,11 @@ class TrafficSplit:
         return found
 
 
+def default_route_index(routes: list[dict[str, Any]]) -> int | None:
+    """The index of the first `http` route without `match`: the one plain client requests take."""
+    return next((i for i, r in enumerate(routes) if not r.get("match")), None)
+
+
 def _short(host: str) -> str:
     return host.split(".", 1)[0]
 
@@ -96,9 +101,10 @@ def split_from(vs: dict[str, Any], service: str, dr: dict[str, Any] | None) -> T
     ValueError naming the field for a route Envoy would not accept (no destination, all weights 0)."""
     name = rule_name(vs)
     routes = (vs.get("spec") or {}).get("http") or []
-    index, route = next(((i, r) for i, r in enumerate(routes) if not r.get("match")), (None, None))
-    if route is None:
+    index = default_route_index(routes)
+    if index is None:
         return None
+    route = routes[index]
     where = f"VirtualService {name}: spec.http[{index}].route"
     dests = [d for d in route.get("route") or []
              if _short(str((d.get("destination") or {}).get("host", ""))) == service]

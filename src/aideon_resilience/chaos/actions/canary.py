@@ -21,6 +21,7 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from aideon_resilience.adapters.dataplane.traffic_split import default_route_index
 from aideon_resilience.chaos import guard, k8s, node_targets, signals, undo
 from aideon_resilience.errors import SafetyRefusal
 
@@ -253,12 +254,7 @@ def start_canary(
             **extra,
         )
     else:
-        try:
-            stable = api.apps.read_namespaced_deployment(deployment, namespace)
-        except Exception as exc:
-            if k8s.api_status(exc) == 404:
-                raise ActivityFailed(f"no Deployment {namespace}/{deployment}") from None
-            raise
+        stable = k8s.read_workload(api.apps, "Deployment", namespace, deployment)
         body = canary_body(stable, name, subset, subset_label, n)
         step = log.record(
             DELETE_KIND, {"namespace": namespace, "name": name}, f"delete canary {namespace}/{name}", **extra
@@ -342,7 +338,7 @@ def parse_weights(weights: str | dict[str, Any] | None) -> dict[str, int]:
 def _default_route(vs: dict[str, Any], where: str) -> tuple[list[dict[str, Any]], int]:
     """The VirtualService's http routes and the index of the first without `match`."""
     http = list((vs.get("spec") or {}).get("http") or [])
-    index = next((i for i, r in enumerate(http) if not r.get("match")), None)
+    index = default_route_index(http)
     if index is None:
         raise ActivityFailed(f"{where}: spec.http: no route without match")
     return http, index

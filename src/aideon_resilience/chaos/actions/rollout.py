@@ -73,12 +73,7 @@ def rollout_restart(
     timeout_s = node_targets.parse_number(timeout, "timeout")
     cleared = guard.authorize("rollout_restart", secrets, [namespace])
     context, api = cleared.context, cleared.api
-    try:
-        dep = api.apps.read_namespaced_deployment(name, namespace)
-    except Exception as exc:
-        if k8s.api_status(exc) == 404:
-            raise ActivityFailed(f"no Deployment {namespace}/{name}") from None
-        raise
+    dep = k8s.read_workload(api.apps, "Deployment", namespace, name)
     previous = (dep.spec.template.metadata.annotations or {}).get(RESTARTED_AT)
     step = undo.current().record(
         "rollout_undo", {"namespace": namespace, "name": name, "previous": previous},

@@ -5,27 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chaoslib.exceptions import ActivityFailed
-
 from aideon_resilience.chaos import guard, k8s
 
 __all__ = ["wait_workload_ready", "workload_ready"]
-
-
-def _read(apps: Any, kind: str, namespace: str, name: str) -> Any:
-    readers = {
-        "deployment": apps.read_namespaced_deployment,
-        "statefulset": apps.read_namespaced_stateful_set,
-    }
-    reader = readers.get(kind.lower())
-    if reader is None:
-        raise ActivityFailed(f"kind must be Deployment or StatefulSet, got {kind!r}")
-    try:
-        return reader(name, namespace)
-    except Exception as exc:
-        if k8s.api_status(exc) == 404:
-            raise ActivityFailed(f"no {kind} {namespace}/{name}") from None
-        raise
 
 
 def _state(obj: Any, min_ready: int | None) -> dict[str, Any]:
@@ -54,7 +36,7 @@ def workload_ready(
 ) -> dict[str, Any]:
     """Ready replicas are at least `min_ready` (default: all desired replicas)."""
     api = k8s.clients(secrets)
-    state = _state(_read(api.apps, kind, namespace, name), min_ready)
+    state = _state(k8s.read_workload(api.apps, kind, namespace, name), min_ready)
     return {"probe": "workload_ready", "namespace": namespace, "name": name, "kind": kind, **state}
 
 
@@ -71,7 +53,7 @@ def wait_workload_ready(
     start = time.time()
     deadline = start + float(timeout)
     while True:
-        state = _state(_read(api.apps, kind, namespace, name), min_ready)
+        state = _state(k8s.read_workload(api.apps, kind, namespace, name), min_ready)
         if state["ok"] or time.time() >= deadline:
             break
         time.sleep(1.0)
