@@ -11,8 +11,7 @@ import re
 import pytest
 
 from aideon_resilience.adapters.kustomize import build
-
-from .test_manifests import MANIFESTS, SERVICES, WORKLOADS, container, of_kind, rendered
+from tests.manifests.test_manifests import MANIFESTS, SERVICES, WORKLOADS, container, of_kind, rendered
 
 README = MANIFESTS / "README.md"
 SECTION = "## The seed, element by element"
