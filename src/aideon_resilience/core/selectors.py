@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The well-known labels the harness reads: the service a pod belongs to, and the node's name.
+SERVICE_LABEL = "app.kubernetes.io/name"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None) -> bool:
     """Kubernetes LabelSelector semantics; an empty selector matches everything, None nothing."""

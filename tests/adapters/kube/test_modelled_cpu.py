@@ -8,8 +8,9 @@ import pytest
 from kubernetes import client
 
 from aideon_resilience.adapters.kube.client import api_client_for
-from aideon_resilience.adapters.kube.modelled_cpu import SERVICE_LABEL, USAGE_CPU_ANNOTATION, ModelledCpu
+from aideon_resilience.adapters.kube.modelled_cpu import USAGE_CPU_ANNOTATION, ModelledCpu
 from aideon_resilience.core.plan.loadmodel import pod_cpu_millis, service_rps
+from aideon_resilience.core.selectors import SERVICE_LABEL
 from tests.adapters.localcluster.kubehelpers import deployment, namespace, running, wait_for
 from tests.conftest import KubeCluster
 

@@ -18,9 +18,9 @@ from kubernetes.client.exceptions import ApiException
 
 from aideon_resilience.adapters.dataplane.pod_env import ContainerEnv, container_env
 from aideon_resilience.core.profiles import PROFILES
+from aideon_resilience.core.selectors import SERVICE_LABEL
 
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=aideon"
-NAME_LABEL = "app.kubernetes.io/name"
 
 log = logging.getLogger("aideon.dataplane.runtime")
 
@@ -47,7 +47,7 @@ class PodInfo:
 def pod_info(pod: Any) -> PodInfo | None:
     """The fields the runtime needs from a V1Pod; None for pods of no platform service."""
     md = pod.metadata
-    service = (md.labels or {}).get(NAME_LABEL, "")
+    service = (md.labels or {}).get(SERVICE_LABEL, "")
     if service not in PROFILES:
         return None
     deletion_at: float | None = None

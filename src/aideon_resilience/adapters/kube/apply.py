@@ -102,12 +102,13 @@ def apply_objects(
         args = ["apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}", "-f", "-"]
         if dry_run:
             args.insert(1, "--dry-run=server")
-        proc = kubectl(args, kubeconfig, context, stdin=yaml.safe_dump_all(batch, sort_keys=False))
+        stdin = yaml.safe_dump_all(batch, sort_keys=False)
+        proc = kubectl(args, kubeconfig, context, stdin=stdin)
         stale = immutable_refusals(proc.stderr, batch) if proc.returncode != 0 and replace_immutable else []
         if stale and not dry_run:
             for obj in stale:
                 _delete(obj, kubeconfig, context)
-            proc = kubectl(args, kubeconfig, context, stdin=yaml.safe_dump_all(batch, sort_keys=False))
+            proc = kubectl(args, kubeconfig, context, stdin=stdin)
         if proc.returncode != 0:
             first = _first_error(proc.stderr)
             if any(word in first.lower() for word in _REFUSED):

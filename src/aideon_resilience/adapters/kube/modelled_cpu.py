@@ -19,9 +19,9 @@ from kubernetes import client, watch
 
 from aideon_resilience.core.plan.loadmodel import pod_cpu_millis, service_rps
 from aideon_resilience.core.profiles import PROFILES
+from aideon_resilience.core.selectors import SERVICE_LABEL
 
 USAGE_CPU_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
-SERVICE_LABEL = "app.kubernetes.io/name"
 
 
 @dataclass

@@ -33,15 +33,14 @@ from aideon_resilience.core.evidence.timeline import (
     WorkloadSample,
 )
 from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
+from aideon_resilience.core.selectors import HOSTNAME_LABEL, SERVICE_LABEL
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-NAME_LABELS = ("app.kubernetes.io/name", "app")
 
 
 def _workload_of(pod: Any) -> str:
     labels = pod.metadata.labels or {}
-    for key in NAME_LABELS:
+    for key in (SERVICE_LABEL, "app"):
         if labels.get(key):
             return str(labels[key])
     for ref in pod.metadata.owner_references or []:

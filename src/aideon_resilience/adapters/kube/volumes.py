@@ -13,9 +13,10 @@ from typing import Any
 
 from kubernetes import client
 
+from aideon_resilience.core.selectors import HOSTNAME_LABEL
+
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 SIMULATED_LABEL = "aideon.io/simulated-volume"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def local_volume(node: str, storage_class: str, size: str) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.core.plan.capacity import DEFAULT_TARGET_UTILIZATION, ServiceBounds
+from aideon_resilience.core.selectors import SERVICE_LABEL
 from aideon_resilience.errors import InputFileError, UsageError
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
-SERVICE_LABEL = "app.kubernetes.io/name"
 
 
 def cpu_millis(quantity: object, where: str) -> float:
