@@ -52,6 +52,7 @@ from aideon_resilience.adapters.dataplane.standin_processes import (
     StandinProcesses,
     listening_port,
 )
+from aideon_resilience.core.conditions import is_ready
 
 NODE_REFRESH_S = 1.0
 PORT_ANNOTATION = "aideon.io/standin-port"
@@ -184,10 +185,7 @@ class PodRuntime:
             log.warning("could not list nodes: %s", exc)
             return
         self._nodes_at = time.monotonic()
-        self.nodes_ready = {
-            n.metadata.name: any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
-            for n in nodes
-        }
+        self.nodes_ready = {n.metadata.name: is_ready(n) for n in nodes}
 
     def _annotate_port(self, inst: Instance) -> None:
         """Record the process's loopback port on its pod (`aideon.io/standin-port`) for other tools."""

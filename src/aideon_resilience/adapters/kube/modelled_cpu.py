@@ -17,6 +17,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from aideon_resilience.core.conditions import is_ready
 from aideon_resilience.core.plan.loadmodel import pod_cpu_millis, service_rps
 from aideon_resilience.core.profiles import PROFILES
 from aideon_resilience.core.selectors import SERVICE_LABEL
@@ -99,9 +100,7 @@ class ModelledCpu:
         if service not in PROFILES or (self.namespaces is not None and pod.metadata.namespace not in self.namespaces):
             return
         key = (pod.metadata.namespace, pod.metadata.name)
-        ready = pod.metadata.deletion_timestamp is None and any(
-            c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])
-        )
+        ready = pod.metadata.deletion_timestamp is None and is_ready(pod)
         with self._lock:
             if kind == "DELETED":
                 self.pods.pop(key, None)

@@ -22,6 +22,7 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from aideon_resilience.core.conditions import is_ready
 from aideon_resilience.core.evidence.timeline import (
     EvidenceGap,
     NodeSample,
@@ -59,8 +60,7 @@ def _stateful_pod(kind: str, pod: Any, workload: str,
     if not any(ref.kind == "StatefulSet" for ref in refs):
         return None
     gone = kind == "DELETED"
-    conditions = (pod.status.conditions if pod.status else None) or []
-    ready = not gone and any(c.type == "Ready" and c.status == "True" for c in conditions)
+    ready = not gone and is_ready(pod)
     phase = "Deleted" if gone else "Terminating" if pod.metadata.deletion_timestamp else str(pod.status.phase)
     claims = sorted(v.persistent_volume_claim.claim_name for v in (pod.spec.volumes or [])
                     if getattr(v, "persistent_volume_claim", None) is not None)
@@ -276,7 +276,7 @@ class Sampler:
         zone = (node.metadata.labels or {}).get(ZONE_LABEL)
         with self._lock:
             self._node_zone[name] = zone
-        ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+        ready = is_ready(node)
         if kind == "DELETED":
             ready = False
         rec = NodeSample(t=0, kind="node", name=name, zone=zone, ready=ready,

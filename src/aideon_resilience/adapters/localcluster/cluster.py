@@ -29,6 +29,7 @@ from aideon_resilience.adapters.localcluster.kwokconfig import LOOPBACK, STAGE_C
 from aideon_resilience.adapters.localcluster.kwokstages import cluster_stages
 from aideon_resilience.adapters.localcluster.paths import ClusterPaths
 from aideon_resilience.adapters.localhost import pid_alive, port_in_use
+from aideon_resilience.core.conditions import is_ready
 from aideon_resilience.errors import ClusterError, UsageError
 from aideon_resilience.settings import settings
 
@@ -280,12 +281,7 @@ class LocalCluster:
         if st.healthy:
             core = self.core()
             st.nodes = node_ops.nodes_by_zone(core)
-            st.ready_nodes = sum(
-                True
-                for n in core.list_node().items
-                for c in (n.status.conditions or [])
-                if c.type == "Ready" and c.status == "True"
-            )
+            st.ready_nodes = sum(1 for n in core.list_node().items if is_ready(n))
             st.metrics_api = self._metrics_api_available()
         return st
 

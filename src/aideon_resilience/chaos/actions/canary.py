@@ -23,6 +23,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.adapters.dataplane.traffic_split import default_route_index
 from aideon_resilience.chaos import guard, k8s, node_targets, signals, undo
+from aideon_resilience.core.conditions import is_ready
 from aideon_resilience.errors import SafetyRefusal
 
 __all__ = ["end_canary", "route_back", "route_to_canary", "start_canary"]
@@ -149,8 +150,7 @@ def _selector(dep: Any) -> str:
 
 
 def _pod_ready(pod: Any) -> bool:
-    conditions = getattr(pod.status, "conditions", None) or []
-    return pod.metadata.deletion_timestamp is None and any(c.type == "Ready" and c.status == "True" for c in conditions)
+    return pod.metadata.deletion_timestamp is None and is_ready(pod)
 
 
 def _ready_pods(core: Any, namespace: str, selector: str) -> list[str]:
