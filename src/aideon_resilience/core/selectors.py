@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# The well-known labels the harness reads: the service a pod belongs to, and the node's name.
+# The well-known labels the harness reads: the service a pod belongs to, the node's name and zone.
 SERVICE_LABEL = "app.kubernetes.io/name"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None) -> bool:

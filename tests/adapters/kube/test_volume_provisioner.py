@@ -16,11 +16,11 @@ from aideon_resilience.adapters.kube.client import api_client_for
 from aideon_resilience.adapters.kube.volume_provisioner import (
     PROVISIONED_BY,
     PROVISIONER,
-    ZONE_LABEL,
     BackgroundProvisioner,
     LocalVolumeProvisioner,
     volume_for,
 )
+from aideon_resilience.core.selectors import ZONE_LABEL
 from tests.adapters.kube.test_volumes import _statefulset
 from tests.adapters.localcluster.kubehelpers import namespace, wait_for
 from tests.conftest import KubeCluster

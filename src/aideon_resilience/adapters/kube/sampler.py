@@ -34,9 +34,7 @@ from aideon_resilience.core.evidence.timeline import (
     WorkloadSample,
 )
 from aideon_resilience.core.evidence.timeline_writer import TimelineWriter
-from aideon_resilience.core.selectors import HOSTNAME_LABEL, SERVICE_LABEL
-
-ZONE_LABEL = "topology.kubernetes.io/zone"
+from aideon_resilience.core.selectors import HOSTNAME_LABEL, SERVICE_LABEL, ZONE_LABEL
 
 
 def _workload_of(pod: Any) -> str:

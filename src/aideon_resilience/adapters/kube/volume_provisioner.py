@@ -30,13 +30,12 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from aideon_resilience.core.selectors import HOSTNAME_LABEL
+from aideon_resilience.core.selectors import HOSTNAME_LABEL, ZONE_LABEL
 
 PROVISIONER = "aideon.io/local-volume"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
-ZONE_LABEL = "topology.kubernetes.io/zone"
 PERIOD_S = 1.0
 
 log = logging.getLogger("aideon.dataplane.volumes")

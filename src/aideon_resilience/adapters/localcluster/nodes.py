@@ -30,7 +30,7 @@ from typing import Any
 
 from kubernetes import client
 
-from aideon_resilience.core.selectors import HOSTNAME_LABEL
+from aideon_resilience.core.selectors import HOSTNAME_LABEL, ZONE_LABEL
 from aideon_resilience.errors import ClusterError, UsageError
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -40,7 +40,6 @@ LOSS_SEEN_ANNOTATION = "aideon.io/node-loss-seen"
 # seconds KWOK gets to play its node-loss stage (it does within a second on an idle cluster)
 LOSS_SEEN_TIMEOUT_S = 30.0
 MANAGED_LABEL = "aideon.io/local-cluster"
-ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 @dataclass(frozen=True)

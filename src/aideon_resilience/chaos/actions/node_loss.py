@@ -20,8 +20,6 @@ from aideon_resilience.chaos import guard, k8s, node_targets, signals, undo
 
 logger = logging.getLogger("chaostoolkit")
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
-
 __all__ = ["lose_nodes", "recover_nodes", "recover_zone", "zone_outage"]
 
 

@@ -9,10 +9,9 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from aideon_resilience.chaos import k8s
+from aideon_resilience.core.selectors import ZONE_LABEL
 
 __all__ = ["anti_affinity_held"]
-
-ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 def anti_affinity_held(
