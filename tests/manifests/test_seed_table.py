@@ -7,6 +7,7 @@ backquoted value of the "Ours" column must occur in a file the row names. Every 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import pytest
 
@@ -48,6 +49,7 @@ def tables(text: str) -> list[list[Row]]:
     return found
 
 
+@cache
 def seed_tables() -> list[list[Row]]:
     found = tables(README.read_text(encoding="utf-8"))
     expected = "services, resources, environments"
@@ -59,10 +61,12 @@ def code(cell: str) -> list[str]:
     return CODE.findall(cell)
 
 
+@cache
 def workloads(env: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in of_kind(rendered(env), *WORKLOADS)}
 
 
+@cache
 def hpas(env: str) -> dict[str, dict]:
     return {o["spec"]["scaleTargetRef"]["name"]: o for o in of_kind(rendered(env), "HorizontalPodAutoscaler")}
 
@@ -85,6 +89,7 @@ def required_anti_affinity(env: str, service: str) -> bool:
     return bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
 
 
+@cache
 def base_workloads() -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in build(MANIFESTS / "components") if o["kind"] in WORKLOADS}
 
@@ -123,7 +128,7 @@ def test_the_service_row_holds_what_the_overlays_render(service: str) -> None:
 
 
 def test_every_row_gives_the_seed_and_a_reason() -> None:
-    section = README.read_text(encoding="utf-8").split(SECTION, 1)[1]
+    section = README.read_text(encoding="utf-8").split(SECTION, 1)[1].split("\n## ", 1)[0]
     for rows in seed_tables():
         for row in rows:
             name = next(iter(row.values()))
