@@ -138,8 +138,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("AIDEON_CHAOS_CANARY_REPLICAS", "integer", "2", "Pods of the canary the canary experiment brings up.",
        "experiments"),
     _v("AIDEON_CHAOS_CANARY_WEIGHTS", "text", "v1=80,v2=20",
-       "SUBSET=WEIGHT,... the canary experiment routes (adding up to 100): a canary's second step, where one "
-       "failing pod of two is twice the 5 % error ratio the SLO allows.", "experiments"),
+       "SUBSET=WEIGHT,... the canary experiment routes (adding up to 100): a canary's second step, after the "
+       "seed's 90/10.", "experiments"),
     _v("AIDEON_CHAOS_CANARY_SELECTOR", "text", "app.kubernetes.io/name=api-gateway,version=v2",
        "Label selector of the canary's pods.", "experiments"),
     _v("AIDEON_CHAOS_CANARY_FAILING", "integer", "1",
@@ -199,6 +199,9 @@ VARIABLES: tuple[Variable, ...] = (
        "Loopback URL of the upstream a stand-in calls (the data plane sets one per upstream)."),
     _v("AIDEON_POD_NAME", "text", None, "The pod a stand-in process serves for (set by the data plane)."),
     _v("AIDEON_POD_NAMESPACE", "text", None, "Namespace of that pod (set by the data plane)."),
+    _v("AIDEON_ATTEMPT_LOG_PORT", "integer", None,
+       "UDP port on 127.0.0.1 where a stand-in reports each response it gives the local proxy (set by the "
+       "data plane; its outlier detection counts every attempt)."),
     _v("ENVIRONMENT", "text", None,
        "The platform environment a stand-in serves in: its pod's `aideon-config` ConfigMap, which the data "
        "plane resolves like a kubelet (one of development, staging, production, local)."),

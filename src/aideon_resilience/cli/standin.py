@@ -58,6 +58,9 @@ def standin(
         raise SafetyRefusal(f"standin: --host: refusing non-loopback address {host!r} (loopback only)")
     if port and port_in_use(port, host):
         raise UsageError(f"standin: --port: {host}:{port} is already in use")
+    attempt_log_port = settings().integer("AIDEON_ATTEMPT_LOG_PORT")
+    if attempt_log_port is not None and not 0 < attempt_log_port <= 65535:
+        raise UsageError(f"standin: AIDEON_ATTEMPT_LOG_PORT: {attempt_log_port} is not a UDP port")
     platform = _platform_config()
     config = StandinConfig(
         service=service,
@@ -69,6 +72,7 @@ def standin(
         upstreams=upstreams_from_env(),
         seed=seed,
         platform=platform,
+        attempt_log_port=attempt_log_port,
     )
 
     def ready(actual: int) -> None:

@@ -20,20 +20,21 @@ import pytest
 
 from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
 from aideon_resilience.adapters.dataplane.proxy import HAProxy, backend_status, free_port, runtime_command
-from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy, ProxySettings, ServiceProxy
+from aideon_resilience.adapters.dataplane.proxy_config import (
+    DEFAULT_RETRIES,
+    BackendRetries,
+    OutlierPolicy,
+    ProxySettings,
+    ServiceProxy,
+)
 from aideon_resilience.adapters.dataplane.request_log import REQUEST_LOG_FORMAT, RequestLog
+from aideon_resilience.adapters.dataplane.route_retries import RetryPolicy
 from aideon_resilience.adapters.dataplane.state import EJECTIONS_NAME, dataplane_events
 from aideon_resilience.adapters.localcluster import ClusterPaths
 from aideon_resilience.adapters.standin.process import running_standin
 from tests.adapters.localcluster.kubehelpers import wait_for
 
 ROUTE = "/api/v1/subscriptions/u1"  # no upstream configured: answered by the gateway stand-in itself
-
-
-@pytest.fixture(scope="module")
-def standins() -> Iterator[list[int]]:
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(running_standin("api-gateway", "--latency-scale", "0")).port for _ in range(3)]
 
 
 GATEWAY = "api-gateway"
@@ -43,15 +44,17 @@ POLICY = OutlierPolicy(3, interval_s=0.5, base_ejection_s=1.5, max_ejection_perc
 class Plane:
     """HAProxy + request log + outlier thread, wired as the supervisor wires them."""
 
-    def __init__(self, workdir: Path, policy: OutlierPolicy, standins: list[int]) -> None:
-        self.requests = RequestLog()
+    def __init__(self, workdir: Path, policy: OutlierPolicy, standins: list[int], requests: RequestLog,
+                 retries: BackendRetries = DEFAULT_RETRIES) -> None:
+        self.requests = requests
+        requests.read(0)  # what an earlier test's plane left unread
         self.haproxy = HAProxy(workdir / "hp", ProxySettings(timeout_server_s=1.0),
                                request_log=(self.requests.port, REQUEST_LOG_FORMAT))  # fmt: skip
         self.port = free_port()
         self.events = workdir / EJECTIONS_NAME
         self.outlier = OutlierControl(self.haproxy, self.events, self.requests)
         self.stop = threading.Event()
-        self.haproxy.start([ServiceProxy(GATEWAY, self.port, policy)])
+        self.haproxy.start([ServiceProxy(GATEWAY, self.port, policy, retries=retries)])
         self.outlier.configure(GATEWAY, policy)
         hosts = [("127.0.0.1", p) for p in standins]
         self.haproxy.set_backends(GATEWAY, hosts)
@@ -63,7 +66,6 @@ class Plane:
         self.stop.set()
         self.thread.join(timeout=5)
         self.haproxy.stop()
-        self.requests.close()
 
     def lines(self) -> list[dict[str, object]]:
         """The ejection lines (the pool_traffic lines beside them are another test's)."""
@@ -92,8 +94,9 @@ def serving(plane: P, standins: list[int]) -> Iterator[P]:
 
 
 @pytest.fixture()
-def plane(request: pytest.FixtureRequest, tmp_path: Path, standins: list[int]) -> Iterator[Plane]:
-    with serving(Plane(tmp_path, getattr(request, "param", POLICY), standins), standins) as p:
+def plane(request: pytest.FixtureRequest, tmp_path: Path, standins: list[int],
+          attempts: RequestLog) -> Iterator[Plane]:
+    with serving(Plane(tmp_path, getattr(request, "param", POLICY), standins, attempts), standins) as p:
         yield p
 
 
@@ -151,7 +154,7 @@ def test_failing_backend_is_ejected_returns_after_base_and_is_ejected_again_for_
     assert backend_status(plane.haproxy.sock, GATEWAY) == {p: "UP" for p in standins}
     started = time.time()
     with Client(plane.port) as client:
-        _admin(failing, "fail")  # 503 on requests; /ready still answers
+        _admin(failing, "fail?status=500")  # 500 on requests (no retry by Istio's default); /ready still answers
         wait_for("a second return", lambda: sum(1 for e in plane.lines() if e["state"] == "up") >= 2,
                  timeout=20, interval=0.1)  # fmt: skip
         ejected_now = backend_status(plane.haproxy.sock, GATEWAY)[failing]
@@ -181,11 +184,41 @@ def test_failing_backend_is_ejected_returns_after_base_and_is_ejected_again_for_
     assert ejections[:4] == [(backend, "down"), (backend, "up")] * 2
 
 
+@pytest.mark.parametrize(
+    ("retries", "status"),
+    [
+        (DEFAULT_RETRIES, "503"),  # Istio's default policy: 503 and connect failures
+        (RetryPolicy(2, ("5xx", "reset", "connect-failure"), (), 1.0, "t").backend_retries(), "500"),  # the manifests'
+    ],
+    ids=["istio-default-503", "route-5xx-500"],
+)
+def test_retries_send_a_failing_hosts_requests_elsewhere_and_its_attempts_still_eject_it(
+    tmp_path: Path, standins: list[int], attempts: RequestLog, retries: BackendRetries, status: str
+) -> None:
+    """The route retries the failing host's answers on another host, so the clients see none of
+    them; outlier detection counts every attempt (the stand-ins' reports), as Envoy does, and ejects
+    it all the same. Without the reports the detector would see only the retried requests' last
+    attempts, all 200."""
+    failing = standins[0]
+    with serving(Plane(tmp_path, POLICY, standins, attempts, retries), standins) as plane, Client(plane.port) as client:
+        _admin(failing, f"fail?status={status}")
+        wait_for("the ejection", lambda: any(e["state"] == "down" for e in plane.lines()), timeout=10, interval=0.1)
+        time.sleep(0.5)
+    assert [(e["backend"], e["reason"]) for e in plane.lines() if e["state"] == "down"][:1] == [
+        (f"127.0.0.1:{failing}", "consecutive_5xx")]
+    codes = [c for _, c in client.results]
+    assert len(codes) > 20 and set(codes) == {200}, codes
+    traffic = [json.loads(ln) for ln in plane.events.read_text().splitlines()]
+    traffic = [t for t in traffic if t["kind"] == "pool_traffic"]
+    if traffic:  # a 5 s period may have ended: the hosts' answers outnumber the clients' by the retries
+        assert all(t["errors"] == 0 for t in traffic) and all(t["attempts"] >= t["responses"] for t in traffic)
+
+
 def test_max_ejection_percent_is_enforced_before_ejecting(plane: Plane, standins: list[int]) -> None:
     # 50 % of 3 backends: one may be out (33 %), a second (67 %) is refused before it goes
     with Client(plane.port) as client:
-        _admin(standins[0], "fail")
-        _admin(standins[1], "fail")
+        _admin(standins[0], "fail?status=500")
+        _admin(standins[1], "fail?status=500")
         wait_for("a refused ejection", lambda: plane.outlier.snapshot()[GATEWAY]["overflows"] >= 1,
                  timeout=10, interval=0.1)  # fmt: skip
         states = [backend_status(plane.haproxy.sock, GATEWAY) for _ in range(5) if not time.sleep(0.1)]
@@ -205,7 +238,7 @@ def test_an_ejected_backend_stays_out_across_a_reload_and_a_new_host_in_its_slot
     plane: Plane, standins: list[int]
 ) -> None:
     bad, others = standins[0], standins[1:]
-    _admin(bad, "fail")
+    _admin(bad, "fail?status=500")
 
     def ejected() -> bool:
         _get(plane.port)  # leastconn spreads sequential requests: the bad one gets every third

@@ -25,9 +25,10 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     parse_duration,
     render_config,
 )
-from aideon_resilience.adapters.dataplane.request_log import parse_line
+from aideon_resilience.adapters.dataplane.request_log import Response, parse_line
 from aideon_resilience.adapters.dataplane.state import DataPlaneOptions, DataPlaneState, read_state, write_state
 from aideon_resilience.adapters.localcluster import ClusterPaths
+from aideon_resilience.adapters.standin.attempt_report import attempt_line
 
 
 def _dr(od: dict[str, object] | None) -> dict[str, object]:
@@ -210,15 +211,29 @@ def test_stop_after_a_supervisor_crash_leaves_no_child(tmp_path: Path) -> None:
             os.kill(child, 9)
 
 
-def test_request_log_lines_name_backend_server_and_status() -> None:
-    assert parse_line(b"aideon-request be_gw 127.0.0.1:4001 503") == ("be_gw", ("127.0.0.1", 4001), 503)
-    assert parse_line("aideon-request be_x 127.0.0.1:4001 200\n") == ("be_x", ("127.0.0.1", 4001), 200)
+def test_request_log_lines_name_backend_server_status_and_who_answered() -> None:
+    gw = ("127.0.0.1", 4001)
+    # HAProxy passed the server's own response on (termination state `--`): what the client got
+    assert parse_line(b"aideon-request be_gw 127.0.0.1:4001 503 --") == Response("be_gw", gw, 503, "proxy", False)
+    assert parse_line("aideon-request be_x 127.0.0.1:4001 200 --\n") == Response("be_x", gw, 200)
+    # HAProxy answered for the server: refused (SC), reset before headers (SH), timed out (sH, sC)
+    for state, status in (("SC", 503), ("SH", 502), ("sH", 504), ("sC", 503)):
+        assert parse_line(f"aideon-request be_x 127.0.0.1:4001 {status} {state}") == Response(
+            "be_x", gw, status, "proxy", True)
+    # the server's headers had arrived (SD): its response, already in its own report
+    assert parse_line(b"aideon-request be_x 127.0.0.1:4001 200 SD").proxy_made is False  # type: ignore[union-attr]
     # HAProxy had no server (the pool had none usable): kept, with no server to count it against
-    assert parse_line(b"aideon-request be_x - 503") == ("be_x", None, 503)
-    assert parse_line(b"aideon-request be_x -:- 503") == ("be_x", None, 503)
-    assert parse_line(b"aideon-request be_x 127.0.0.1:x 503") is None
-    assert parse_line(b"aideon-request be_x 127.0.0.1:4001 -1") is None  # the client went away
+    assert parse_line(b"aideon-request be_x - 503 SC") == Response("be_x", None, 503)
+    assert parse_line(b"aideon-request be_x -:- 503 SC") == Response("be_x", None, 503)
+    assert parse_line(b"aideon-request be_x 127.0.0.1:x 503 --") is None
+    assert parse_line(b"aideon-request be_x 127.0.0.1:4001 -1 CR") is None  # the client went away
+    assert parse_line(b"aideon-request be_x 127.0.0.1:4001 503") is None  # no termination state
     assert parse_line(b"Server be_x/s1 is DOWN, changed from CLI.") is None
+    # a stand-in's report of one attempt (`standin.attempt_report`)
+    assert parse_line(attempt_line("be_api-gateway.v2", "127.0.0.1:4001", 503)) == Response(
+        "be_api-gateway.v2", gw, 503, "server")
+    assert parse_line(b"aideon-attempt be_x -:- 503") is None  # an attempt always has its server
+    assert parse_line(b"aideon-attempt be_x 127.0.0.1:4001 503 --") is None
 
 
 class _Proxy:
@@ -232,9 +247,10 @@ class _Proxy:
 
 
 def test_pool_traffic_is_counted_per_pool_and_written_every_period(tmp_path: Path) -> None:
-    """Every response counts for its pool, with outlier detection or without; a 503 HAProxy had no
-    server for counts as an error with no host and never reaches the detector; one line per pool
-    that answered in the period, then the counts start again."""
+    """Every proxy line counts for its pool's responses (what the clients got), with outlier
+    detection or without, and every stand-in attempt for its attempts; a 503 HAProxy had no server
+    for counts as an error with no host and never reaches the detector; one line per pool that
+    answered in the period, then the counts start again."""
     from aideon_resilience.adapters.dataplane.outlier_control import POOL_TRAFFIC_PERIOD_S, OutlierControl
     from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy
 
@@ -242,27 +258,58 @@ def test_pool_traffic_is_counted_per_pool_and_written_every_period(tmp_path: Pat
     events = tmp_path / "ejections.jsonl"
     control = OutlierControl(_Proxy(), events, None, clock=lambda: now[0], wall=lambda: 5000 + now[0])  # type: ignore[arg-type]
     a, b = ("127.0.0.1", 4001), ("127.0.0.1", 4002)
+    v2, auth = "be_api-gateway.v2", "be_auth-service"
     control.configure("api-gateway.v2", OutlierPolicy(consecutive_5xx=2, max_ejection_percent=100))
     control.set_hosts("api-gateway.v2", [a, b])
     control.set_hosts("auth-service", [a])
-    control.handle([("be_api-gateway.v2", a, 200), ("be_api-gateway.v2", a, 503), ("be_api-gateway.v2", None, 503)])
-    control.handle([("be_auth-service", a, 200), ("be_auth-service", a, 500)])
+    control.handle([Response(v2, a, 200, "server"), Response(v2, a, 200),
+                    Response(v2, a, 503, "server"), Response(v2, a, 503), Response(v2, None, 503)])
+    control.handle([Response(auth, a, 200, "server"), Response(auth, a, 200),
+                    Response(auth, a, 500, "server"), Response(auth, a, 500)])
     assert not events.exists()  # the first period is not over
     assert control.snapshot()["api-gateway.v2"]["ejected"] == []  # the no-host 503 was not a's second 5xx
     now[0] += POOL_TRAFFIC_PERIOD_S
-    control.handle([("be_api-gateway.v2", a, 502)])  # a's second consecutive 5xx: ejected
+    control.handle([Response(v2, a, 502, "proxy", proxy_made=True)])  # a's second consecutive 5xx: ejected
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     traffic = {r["service"]: r for r in lines if r["kind"] == "pool_traffic"}
     assert traffic["api-gateway.v2"] == {
         "t": 5000 + now[0], "kind": "pool_traffic", "service": "api-gateway.v2", "period_s": POOL_TRAFFIC_PERIOD_S,
-        "responses": 4, "errors": 3, "no_host": 1, "hosts": 2, "ejected": 1, "panic": False,
+        "responses": 4, "errors": 3, "no_host": 1, "attempts": 3, "attempt_errors": 2,
+        "hosts": 2, "ejected": 1, "panic": False,
     }  # fmt: skip
     assert (traffic["auth-service"]["responses"], traffic["auth-service"]["errors"]) == (2, 1)
     assert traffic["auth-service"]["ejected"] == 0  # no outlier detection there
     now[0] += 1
-    control.handle([("be_auth-service", a, 200)])
+    control.handle([Response(auth, a, 200)])
     assert len(events.read_text().splitlines()) == len(lines)  # nothing until the next period ends
     now[0] += POOL_TRAFFIC_PERIOD_S
     control.handle([])
     last = json.loads(events.read_text().splitlines()[-1])
     assert (last["service"], last["responses"], last["errors"]) == ("auth-service", 1, 0)
+
+
+def test_the_detector_counts_every_attempt_and_only_the_proxys_own_answers_of_its_lines(tmp_path: Path) -> None:
+    """A retried attempt reaches the detector from the stand-in's report even when the client got
+    another host's 200; HAProxy's line of a server's own response is not counted twice, its line
+    of an answer it gave for a server (a timeout) is counted."""
+    from aideon_resilience.adapters.dataplane.outlier_control import OutlierControl
+    from aideon_resilience.adapters.dataplane.proxy_config import OutlierPolicy
+
+    now = [100.0]
+    proxy = _Proxy()
+    control = OutlierControl(proxy, tmp_path / "e.jsonl", None, clock=lambda: now[0], wall=lambda: now[0])  # type: ignore[arg-type]
+    a, b, gw = ("127.0.0.1", 4001), ("127.0.0.1", 4002), "be_api-gateway"
+    control.configure("api-gateway", OutlierPolicy(consecutive_5xx=3, max_ejection_percent=100))
+    control.set_hosts("api-gateway", [a, b])
+    # two requests, each a's 503 retried on b: the clients got 200 from b
+    for _ in range(2):
+        control.handle([Response(gw, a, 503, "server"), Response(gw, b, 200, "server"), Response(gw, b, 200)])
+    assert proxy.down["api-gateway"] == set()
+    control.handle([Response(gw, a, 503, "server"), Response(gw, a, 503)])  # a's third attempt 5xx, logged once more
+    assert proxy.down["api-gateway"] == {a}
+    # b: a server's own 5xx counted once though HAProxy logged it too; then HAProxy's own 504 for b
+    control.handle([Response(gw, b, 500, "server"), Response(gw, b, 500), Response(gw, b, 500, "server"),
+                    Response(gw, b, 500)])
+    assert proxy.down["api-gateway"] == {a}
+    control.handle([Response(gw, b, 504, "proxy", proxy_made=True)])
+    assert proxy.down["api-gateway"] == {a, b}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -223,3 +224,43 @@ def test_a_standin_run_by_hand_ignores_a_shells_environment_and_log_level(monkey
     with running_standin("api-gateway", "--latency-scale", "0") as standin:
         state = standin_state(standin.port)
     assert (state["environment"], state["log_level"], state["feature_flags"]) == (None, None, None)
+
+
+def test_each_response_to_a_proxied_request_is_reported_as_an_attempt() -> None:
+    """A request carrying the proxy's pool header is reported once answered, with the stand-in's own
+    address and the status it gave; probes, scrapes and direct calls (no header) are not attempts;
+    a connection the proxy closed before the answer (its server timeout) is not reported."""
+    from aideon_resilience.adapters.dataplane.request_log import RequestLog, Response
+
+    log = RequestLog()
+    config = StandinConfig("api-gateway", cpu_scale=0.0, latency_scale=0.0, seed=1, attempt_log_port=log.port)
+    try:
+        with running(config) as port:
+            call = client(port)
+
+            def proxied(path: str) -> int:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", path, headers={"Authorization": "Bearer t", "X-Aideon-Pool": "be_api-gateway.v2"})
+                status = conn.getresponse().status
+                conn.close()
+                return status
+
+            assert proxied("/api/v1/subscriptions/u") == 200
+            call("POST", "/admin/fail?status=500")
+            assert proxied("/api/v1/subscriptions/u") == 500
+            assert call("GET", "/api/v1/subscriptions/u")[0] == 500  # no header: not an attempt
+            assert call("GET", "/ready")[0] == 200
+            call("POST", "/admin/hang")
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /api/v1/subscriptions/u HTTP/1.1\r\nHost: x\r\nX-Aideon-Pool: be_api-gateway\r\n\r\n")
+            s.close()  # the proxy gave up on it
+            time.sleep(0.2)
+            call("POST", "/admin/recover")
+            got: list[Response] = []
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                got += log.read(0.2)
+    finally:
+        log.close()
+    own = ("127.0.0.1", port)
+    assert got == [Response("be_api-gateway.v2", own, 200, "server"), Response("be_api-gateway.v2", own, 500, "server")]

@@ -226,3 +226,48 @@ def test_the_errors_of_each_pool_are_evidence_and_a_failure_names_the_worst() ->
     assert "at the proxy" not in r.message
     pools = [i for i in r.evidence.items if i.startswith("proxy, pool")]
     assert pools == ["proxy, pool api-gateway.v1: 1/630 responses 5xx"]
+
+
+def _attempts(t: float, pool: str, attempts: int, errors: int) -> dict[str, Any]:
+    """A period in which the clients got only 200s (the route retried every 5xx elsewhere)."""
+    return ev("pool_traffic", t, service=pool, period_s=5.0, responses=attempts - errors, errors=0, no_host=0,
+              attempts=attempts, attempt_errors=errors, hosts=3, ejected=0, panic=False)
+
+
+ATTEMPTS = GROWING.replace("min_ejections: 2", "min_ejections: 1\n    error_ratio_of: attempts\n"
+                           "    services: [\"api-gateway*\"]")
+
+
+def test_the_attempts_error_ratio_fails_where_retries_hide_a_failing_host_from_the_clients() -> None:
+    """The clients' windows are clean (every 5xx retried on another host), yet the host kept failing
+    a third of the attempts until it was healed: judged on the attempts, that is no recovery; judged
+    on the clients it would have passed."""
+    events = healthy_events()
+    events += [_attempts(320 + 5 * i, "api-gateway.v1", 150, 50) for i in range(7)]
+    events += [_attempts(320 + 5 * i, "auth-service", 100, 100) for i in range(7)]  # not this SLO's pool
+    data = run_data(healthy_windows(), events)
+    assert result("outlier-growing", data, GROWING.replace("min_ejections: 2", "min_ejections: 1")).status \
+        is Status.PASS  # the clients saw nothing
+    r = result("outlier-growing", data, ATTEMPTS)
+    assert r.status is Status.FAIL
+    assert "attempt error ratio above 0.01 until the backend was healed at t+350.0s (window at t+345.0s: " \
+           "50/150 attempts failed)" in r.message, r.message
+    assert "proxy, pool api-gateway.v1: 0/700 responses 5xx; its hosts answered 350/1050 attempts 5xx" \
+        in r.evidence.items, r.evidence.items
+    assert "at the proxy" not in r.message  # the clients got no 5xx to name a pool for
+    assert not any("auth-service" in i for i in r.evidence.items)
+
+
+def test_the_attempts_error_ratio_passes_once_the_host_is_ejected_and_needs_attempt_counts() -> None:
+    events = healthy_events()
+    # the ejection at 318: the window 315-320 has the failing attempts, every later one is clean, so
+    # the recovery is the end of the first clean window
+    events += [_attempts(320 + 5 * i, "api-gateway", 150, 12 if i == 0 else 0) for i in range(7)]
+    r = result("outlier-growing", run_data(healthy_windows(), events), ATTEMPTS)
+    assert r.status is Status.PASS, r.message
+    assert "attempt error ratio back under 0.01 10 s after the backend failed" in r.message
+    assert r.evidence.figures["outlier_recovery_s"].value == 10
+    # no attempt counts (a data plane that did not record them): nothing to judge
+    r = result("outlier-growing", run_data(healthy_windows(), healthy_events()), ATTEMPTS)
+    assert r.status is Status.INCONCLUSIVE
+    assert "no attempt counts of the proxy's pools (pool_traffic) for api-gateway*" in r.message

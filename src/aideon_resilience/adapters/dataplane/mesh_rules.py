@@ -22,6 +22,7 @@ from aideon_resilience.adapters.dataplane.proxy_config import (
     outlier_from_destination_rule,
     rule_name,
 )
+from aideon_resilience.adapters.dataplane.route_retries import RetryPolicy, retries_from_virtual_service
 from aideon_resilience.adapters.dataplane.traffic_split import (
     Destination,
     TrafficSplit,
@@ -53,6 +54,7 @@ class Pool:
 class MeshRules:
     pools: dict[str, Pool] = field(default_factory=dict)  # by pool name; every platform service has one
     splits: dict[str, TrafficSplit] = field(default_factory=dict)  # by service
+    retries: dict[str, RetryPolicy] = field(default_factory=dict)  # by service: its route's retry policy
 
     def proxies(self, frontends: dict[str, int]) -> list[ServiceProxy]:
         """What the proxy serves: each service's frontend and backend, and a backend per subset pool
@@ -62,10 +64,12 @@ class MeshRules:
             if pool.service not in frontends:
                 continue
             split = self.splits.get(pool.service) if pool.subset is None else None
+            retries = self.retries.get(pool.service, RetryPolicy())
             out.append(ServiceProxy(
                 name, frontends[pool.service] if pool.subset is None else 0, pool.policy,
                 connect_timeout_s=pool.connect_timeout_s if pool.connect_timeout_s is not None else 1.0,
                 routes=tuple(split.routes()) if split else (), frontend=pool.subset is None,
+                retries=retries.backend_retries(),
             ))  # fmt: skip
         return out
 
@@ -135,6 +139,7 @@ def mesh_from(rules: dict[str, dict[str, Any]], services: dict[str, dict[str, An
         dr = rules.get(service)
         mesh.pools[service] = pool_of(service, dr)
         vs = services.get(service)
+        mesh.retries[service] = _retries(service, vs)
         if vs is None:
             continue
         try:
@@ -148,6 +153,24 @@ def mesh_from(rules: dict[str, dict[str, Any]], services: dict[str, dict[str, An
         for name, dest in split.pools().items():
             mesh.pools[name] = pool_of(service, dr, dest)
     return mesh
+
+
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _retries(service: str, vs: dict[str, Any] | None) -> RetryPolicy:
+    """The retry policy of the service's route (Istio's default when it sets none, or is malformed)."""
+    try:
+        policy = retries_from_virtual_service(vs)
+    except ValueError as exc:
+        log.warning("ignoring the route's retries: %s (Istio's default retry policy instead)", exc)
+        return RetryPolicy()
+    unsupported = tuple(policy.unsupported())
+    if unsupported and (service, unsupported) not in _warned:
+        _warned.add((service, unsupported))
+        log.warning("%s: the local proxy cannot retry on %s (%s); the rest of the policy applies",
+                    service, ", ".join(unsupported), policy.source)
+    return policy
 
 
 __all__ = ["MeshRules", "Pool", "mesh_from", "pool_of", "read_mesh_rules"]

@@ -2,16 +2,20 @@
 
 One `OutlierDetector` per service whose DestinationRule has outlierDetection (`configure`), whose
 hosts are the service's Ready backends (`set_hosts`, from the supervisor's tick). The thread reads
-HAProxy's per-request log (`request_log`), counts every response in the detector of its backend,
-runs each detector's interval sweep when due, and makes HAProxy route as the detector says: the
-ejected servers forced down (`HAProxy.set_forced_down`), none in panic. Ejections and returns are
-appended to `ejections.jsonl` (`state.dataplane_events`) as they happen, and so are the ejections
+what the pools answered (`request_log`): every attempt a stand-in answered counts in the detector
+of its backend, and so does every response HAProxy gave for a server itself (refused, reset, timed
+out), as Envoy counts each attempt's response. It runs each detector's interval sweep when due and
+makes HAProxy route as the detector says: the ejected servers forced down
+(`HAProxy.set_forced_down`), none in panic. Ejections and returns are appended to
+`ejections.jsonl` (`state.dataplane_events`) as they happen, and so are the ejections
 maxEjectionPercent refused (`state: refused`).
 
-It also counts every response per pool, with outlier detection or without, and every
-`POOL_TRAFFIC_PERIOD_S` appends one `pool_traffic` line per pool that answered in that period:
-`responses`, `errors` (5xx) and `no_host` (HAProxy had no server for it), with the pool's `hosts`,
-`ejected` and `panic` at that time. So a verdict can say which subset the errors came from.
+It also counts per pool, with outlier detection or without, and every `POOL_TRAFFIC_PERIOD_S`
+appends one `pool_traffic` line per pool that answered in that period: `responses`, `errors` (5xx)
+and `no_host` (HAProxy had no server for it) of what the clients got; `attempts` and
+`attempt_errors` (5xx) of what the pool's hosts answered, retried attempts included, plus the
+attempts HAProxy answered for a host; and the pool's `hosts`, `ejected` and `panic` at that time.
+So a verdict can say which subset the errors came from.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ class OutlierControl:
         self.hosts: dict[str, list[Host]] = {}
         self.panic: dict[str, bool] = {}
         self.overflows: dict[str, int] = {}
-        self.traffic: dict[str, list[int]] = {}  # per pool since the last flush: responses, 5xx, no host
+        # per pool since the last flush: responses, 5xx, no host (the clients'); attempts, 5xx (the hosts')
+        self.traffic: dict[str, list[int]] = {}
         self.next_flush = self.clock() + POOL_TRAFFIC_PERIOD_S
 
     # -- from the supervisor's tick ----------------------------------------------------------------
@@ -101,15 +106,21 @@ class OutlierControl:
         with self.lock:
             now = self.clock()
             events: list[tuple[str, OutlierEvent]] = []
-            for backend, host, status in responses:
-                pool = backend.removeprefix(_BACKEND_PREFIX)
-                counts = self.traffic.setdefault(pool, [0, 0, 0])
-                counts[0] += 1
-                counts[1] += status >= 500
-                counts[2] += host is None
+            for r in responses:
+                pool = r.backend.removeprefix(_BACKEND_PREFIX)
+                counts = self.traffic.setdefault(pool, [0, 0, 0, 0, 0])
+                error = r.status >= 500
+                if r.source == "proxy":
+                    counts[0] += 1
+                    counts[1] += error
+                    counts[2] += r.server is None
+                attempt = r.source == "server" or r.proxy_made
+                if attempt:
+                    counts[3] += 1
+                    counts[4] += error
                 detector = self.detectors.get(pool)
-                if detector is not None and host is not None:
-                    events += [(pool, e) for e in detector.record(host, status, now)]
+                if detector is not None and r.server is not None and attempt:
+                    events += [(pool, e) for e in detector.record(r.server, r.status, now)]
             for service, detector in self.detectors.items():
                 events += [(service, e) for e in detector.tick(now)]
             for service in sorted({s for s, _ in events}):
@@ -153,12 +164,13 @@ class OutlierControl:
         """One `pool_traffic` line per pool that answered since the last one; the counts start again."""
         t = self.wall()
         lines = []
-        for pool, (responses, errors, no_host) in sorted(self.traffic.items()):
-            if responses:
+        for pool, (responses, errors, no_host, attempts, attempt_errors) in sorted(self.traffic.items()):
+            if responses or attempts:
                 detector = self.detectors.get(pool)
                 lines.append(json.dumps({
                     "t": t, "kind": "pool_traffic", "service": pool, "period_s": POOL_TRAFFIC_PERIOD_S,
                     "responses": responses, "errors": errors, "no_host": no_host,
+                    "attempts": attempts, "attempt_errors": attempt_errors,
                     "hosts": len(self.hosts.get(pool, [])), "ejected": len(detector.ejected()) if detector else 0,
                     "panic": self.panic.get(pool, False),
                 }))  # fmt: skip

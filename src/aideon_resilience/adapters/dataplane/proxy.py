@@ -194,13 +194,14 @@ class HAProxy:
         return out.strip()
 
     def update_service(self, svc: ServiceProxy) -> bool:
-        """Adopt a changed policy/timeout for a service; True when HAProxy was reloaded."""
+        """Adopt a changed policy, timeout, route or retries for a service; True when HAProxy was reloaded."""
         with self.lock:
             old = self.services.get(svc.service)
             svc.slots = max(svc.slots, old.slots if old else MIN_SLOTS)
             self.services[svc.service] = svc
-            if old is not None and (old.policy, old.connect_timeout_s, old.port, old.routes, old.frontend) == (
-                svc.policy, svc.connect_timeout_s, svc.port, svc.routes, svc.frontend,
+            if old is not None and (old.policy, old.connect_timeout_s, old.port, old.routes, old.frontend,
+                                    old.retries) == (
+                svc.policy, svc.connect_timeout_s, svc.port, svc.routes, svc.frontend, svc.retries,
             ):  # fmt: skip
                 return False
             if not svc.policy.enabled:

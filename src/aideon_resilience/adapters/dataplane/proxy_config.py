@@ -7,7 +7,8 @@ time and re-renders this configuration only when a service needs more slots or a
 changes.
 
 Outlier detection from an Istio DestinationRule's `trafficPolicy.outlierDetection` is not HAProxy's:
-the supervisor runs Envoy's algorithm (`outlier_detector`) on HAProxy's per-request log and ejects
+the supervisor runs Envoy's algorithm (`outlier_detector`) on HAProxy's per-request log and the
+stand-ins' reports of each attempt (every backend names itself in `POOL_HEADER`) and ejects
 and returns servers over the runtime API. For that, every server of a backend with outlier
 detection has an agent check (`agent-check`) whose agent port is a loopback port that refuses
 connections (HAProxy ignores an agent it cannot reach), so the agent's state is only what the
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aideon_resilience.adapters.dataplane.outlier_detector import DetectorConfig
+from aideon_resilience.adapters.standin.attempt_report import POOL_HEADER
 
 LOOPBACK = "127.0.0.1"
 MIN_SLOTS = 16
@@ -168,6 +170,23 @@ def connect_timeout_from_destination_rule(dr: dict[str, Any]) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class BackendRetries:
+    """HAProxy's retries of one backend, from the route's retry policy (`route_retries`): `count`
+    retries, each to another server when there is one, on the `retry_on` keywords; `timeout_server_s`
+    the per-try timeout (None: the proxy's `timeout server`)."""
+
+    count: int
+    retry_on: tuple[str, ...]
+    timeout_server_s: float | None = None
+    source: str = ""
+
+
+# Istio's default retry policy (`route_retries.RetryPolicy()`) over HTTP/1.1: what a backend whose
+# route sets no retries gets from the `defaults` section
+DEFAULT_RETRIES = BackendRetries(2, ("conn-failure", "503"), None, "Istio's default retry policy")
+
+
 @dataclass
 class ServiceProxy:
     """One pool of the proxy: a platform service (its frontend and backend), or one subset of a
@@ -183,6 +202,7 @@ class ServiceProxy:
     connect_timeout_s: float = 1.0
     routes: tuple[tuple[str, int], ...] = ()
     frontend: bool = True
+    retries: BackendRetries = DEFAULT_RETRIES
 
 
 @dataclass(frozen=True)
@@ -190,7 +210,6 @@ class ProxySettings:
     timeout_server_s: float = 5.0
     timeout_client_s: float = 30.0
     check_timeout_s: float = 1.0
-    retries: int = 2
 
 
 def backend_name(service: str) -> str:
@@ -244,9 +263,7 @@ def _global_lines(
         "    option dontlognull",
         "    option http-keep-alive",
         "    http-reuse safe",
-        f"    retries {settings.retries}",
-        "    option redispatch 1",
-        "    retry-on conn-failure empty-response",
+        "    option redispatch 1",  # every retry to another server when there is one
         "    timeout connect 1s",
         f"    timeout client {_ms(settings.timeout_client_s)}",
         f"    timeout server {_ms(settings.timeout_server_s)}",
@@ -281,6 +298,16 @@ def _frontend_lines(svc: ServiceProxy) -> list[str]:
     return [*lines, f"    default_backend {backend_name(routes[-1][0])}", ""]
 
 
+def _retry_lines(r: BackendRetries) -> list[str]:
+    """The route's retries (`route_retries`): count, conditions and per-try timeout."""
+    return [
+        f"    # retries from {r.source}" if r.source else "    # retries",
+        f"    retries {r.count}",
+        f"    retry-on {' '.join(r.retry_on) if r.retry_on else 'none'}",
+        *([f"    timeout server {_ms(r.timeout_server_s)}"] if r.timeout_server_s else []),
+    ]
+
+
 def _service_lines(svc: ServiceProxy, agent_port: int | None) -> list[str]:
     """The frontend (unless a subset pool) and the backend of one pool."""
     be = backend_name(svc.service)
@@ -297,6 +324,9 @@ def _service_lines(svc: ServiceProxy, agent_port: int | None) -> list[str]:
             else f"    # {p.source}"
         ),
         "    balance leastconn",
+        *_retry_lines(svc.retries),
+        # names the pool to the stand-in, which reports each attempt it answers (`attempt_report`)
+        f"    http-request set-header {POOL_HEADER} {be}",
         f"    timeout connect {_ms(svc.connect_timeout_s)}",
         "    option httpchk",
         "    http-check send meth GET uri /ready",

@@ -67,14 +67,14 @@ class PodRuntime:
         self,
         core: client.CoreV1Api,
         workdir: Path,
-        upstream_env: dict[str, str] | None = None,
+        standin_env: dict[str, str] | None = None,
         namespaces: list[str] | None = None,
         standin_args: list[str] | None = None,
     ) -> None:
         self.core = core
         self.workdir = workdir
         self.logs = workdir / "logs"
-        self.processes = StandinProcesses(self.logs, dict(upstream_env or {}), list(standin_args or []))
+        self.processes = StandinProcesses(self.logs, dict(standin_env or {}), list(standin_args or []))
         self.instances: dict[str, Instance] = self.processes.instances
         self.watcher = PodWatcher(core, namespaces, keep_gone=lambda uid: uid in self.instances)
         self.synced = self.watcher.synced

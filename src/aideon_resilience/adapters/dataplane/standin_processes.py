@@ -100,9 +100,9 @@ def listening_port(log_path: Path) -> int | None:
 class StandinProcesses:
     """The stand-in process of each pod that runs, by pod uid."""
 
-    def __init__(self, logs: Path, upstream_env: dict[str, str], standin_args: list[str]) -> None:
+    def __init__(self, logs: Path, standin_env: dict[str, str], standin_args: list[str]) -> None:
         self.logs = logs
-        self.upstream_env = upstream_env
+        self.standin_env = standin_env
         self.standin_args = standin_args
         self.instances: dict[str, Instance] = {}
         self._probe_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
@@ -117,7 +117,7 @@ class StandinProcesses:
         svc = inst.pod.service
         env = settings().child_environment()
         env.update(inst.env)
-        env.update(self.upstream_env)
+        env.update(self.standin_env)
         env["AIDEON_POD_NAME"] = inst.pod.name
         env["AIDEON_POD_NAMESPACE"] = inst.pod.namespace
         cmd = [*harness_command(), "standin", svc, "--port", "0", "--host", LOOPBACK, *self.standin_args]

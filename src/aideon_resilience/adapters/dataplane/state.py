@@ -39,7 +39,8 @@ def dataplane_events(
 
     A `kind: pool_traffic` line: per pool (`service`: a service, or one subset as `api-gateway.v2`)
     that answered in the `period_s` before `t`, its `responses`, `errors` (5xx) and `no_host` (503s
-    with no host to send to), and its `hosts`, `ejected` and `panic` at `t`.
+    with no host to send to) as the clients got them, its `attempts` and `attempt_errors` (5xx) as
+    its hosts answered them (retries included), and its `hosts`, `ejected` and `panic` at `t`.
     """
     file = (workdir or default_workdir(paths)) / EJECTIONS_NAME
     if not file.is_file():
@@ -94,6 +95,7 @@ class DataPlaneState:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per pool with a DestinationRule
     # per service whose VirtualService splits it over subsets: [pool, weight] per destination
     routes: dict[str, list[Any]] = field(default_factory=dict)
+    retries: dict[str, str] = field(default_factory=dict)  # per service: its route's retry policy, in words
     # per pool with outlier detection: ejected servers, panic, ejections refused by maxEjectionPercent
     outlier: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: float = 0.0

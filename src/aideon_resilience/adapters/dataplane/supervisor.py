@@ -106,11 +106,12 @@ class DataPlane:
             self.prom.wait_ready()
             self.state.prometheus_pid = self.prom.pid
             self.state.prometheus_url = self.prom.url
-        upstreams = {upstream_env_name(s): f"http://{LOOPBACK}:{p}" for s, p in self.state.frontends.items()}
+        standin_env = {upstream_env_name(s): f"http://{LOOPBACK}:{p}" for s, p in self.state.frontends.items()}
+        standin_env["AIDEON_ATTEMPT_LOG_PORT"] = str(self.requests.port)  # each stand-in reports its answers
         self.runtime = PodRuntime(
             self.core,
             self.workdir / "standins",
-            upstreams,
+            standin_env,
             self.options.namespaces,
             self.options.standin_args,
         )
@@ -165,15 +166,18 @@ class DataPlane:
         self.rules = read_mesh_rules(self.custom, self.options.namespaces)
         for svc in self.rules.proxies(self.state.frontends):
             if self.proxy.update_service(svc):
-                log.info("%s now from %s, routes %s", svc.service, svc.policy.source, list(svc.routes))
+                log.info("%s now from %s, routes %s, %s", svc.service, svc.policy.source, list(svc.routes),
+                         svc.retries.source)
             self.outlier.configure(svc.service, svc.policy)
         self._record_rules()
 
     def _record_rules(self) -> None:
-        """Per pool with a DestinationRule its outlier policy, per split service its routes (state.json)."""
+        """Per pool with a DestinationRule its outlier policy, per split service its routes, per
+        service its retry policy (state.json)."""
         self.state.policies = {name: asdict(pool.policy) for name, pool in self.rules.pools.items()
                                if pool.rule is not None}
         self.state.routes = self.rules.routes()
+        self.state.retries = {service: policy.describe() for service, policy in sorted(self.rules.retries.items())}
 
     def run(self, stop: threading.Event) -> None:
         try:

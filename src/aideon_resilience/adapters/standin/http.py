@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aideon_resilience.adapters.standin.attempt_report import POOL_HEADER, AttemptReporter
 from aideon_resilience.adapters.standin.metrics import Metrics
 from aideon_resilience.core.profiles import match_route
 
@@ -61,6 +62,7 @@ class Handler(Protocol):
     """What `HttpProtocol` serves: an answer to each request, and the counters it keeps."""
 
     metrics: Metrics
+    attempts: AttemptReporter | None
 
     def handle(self, req: Request) -> Response | Awaitable[Response]: ...
 
@@ -171,6 +173,8 @@ class HttpProtocol(asyncio.Protocol):
     def _finish(self, req: Request, result: Response, keep: bool, started: float) -> None:
         status, body, ctype = result
         self.app.metrics.observe(route_label(req), status, time.perf_counter() - started)
+        if self.transport is not None and self.app.attempts is not None and POOL_HEADER in req.headers:
+            self.app.attempts.report(req.headers[POOL_HEADER], status)  # the proxy still waits for it
         self._write(status, body, ctype, keep)
 
     def _write(self, status: int, body: bytes, ctype: str, keep: bool) -> None:

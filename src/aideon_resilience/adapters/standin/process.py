@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aideon_resilience.errors import InfrastructureError
+from aideon_resilience.settings import settings
 
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 STOP_TIMEOUT_S = 10.0
@@ -39,11 +40,14 @@ class RunningStandin:
 
 
 @contextmanager
-def running_standin(service: str = "api-gateway", *args: str) -> Iterator[RunningStandin]:
+def running_standin(service: str = "api-gateway", *args: str,
+                    attempt_log_port: int | None = None) -> Iterator[RunningStandin]:
     """`aideon-resilience standin SERVICE --port 0 ARGS...` on loopback, once it listens; stopped
-    with SIGTERM (SIGKILL after 10 s) on the way out."""
+    with SIGTERM (SIGKILL after 10 s) on the way out. With `attempt_log_port` it reports each
+    proxied response there, as a pod's stand-in does (`attempt_report`)."""
+    extra = {"AIDEON_ATTEMPT_LOG_PORT": str(attempt_log_port)} if attempt_log_port else {}
     proc = subprocess.Popen([*harness_command(), "standin", service, "--port", "0", *args],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=settings().child_environment(extra))
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

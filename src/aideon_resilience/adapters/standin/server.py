@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+from aideon_resilience.adapters.standin.attempt_report import AttemptReporter
 from aideon_resilience.adapters.standin.http import HttpProtocol, Request, Response, json_body
 from aideon_resilience.adapters.standin.metrics import Metrics
 from aideon_resilience.adapters.standin.upstream import UpstreamPool, is_loopback_host
@@ -45,6 +46,7 @@ class StandinConfig:
     upstreams: dict[str, tuple[str, int]] = field(default_factory=dict)
     seed: int | None = None
     platform: PlatformConfig | None = None  # the pod's aideon-config; None when run by hand
+    attempt_log_port: int | None = None  # where each proxied response is reported (`attempt_report`)
 
 
 def burn_cpu(ms: float) -> None:
@@ -76,6 +78,7 @@ class Standin:
         }
         self._tokens = 0
         self._held = bytearray()  # memory held on request (`/admin/memory`)
+        self.attempts: AttemptReporter | None = None  # set by `serve` once the port is known
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -263,6 +266,8 @@ async def serve(config: StandinConfig, ready: Callable[[int], None] | None = Non
         lambda: HttpProtocol(app), config.host, config.port, reuse_address=True, backlog=4096
     )
     port = int(server.sockets[0].getsockname()[1])
+    if config.attempt_log_port:
+        app.attempts = AttemptReporter(config.attempt_log_port, f"{config.host}:{port}")
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
@@ -275,3 +280,5 @@ async def serve(config: StandinConfig, ready: Callable[[int], None] | None = Non
     finally:
         server.close()
         app.recovered.set()
+        if app.attempts is not None:
+            app.attempts.close()

@@ -1,18 +1,25 @@
-"""Outlier-detection SLOs: while a backend fails, the client error ratio is back under X within T and
-stays under X until the backend is healed; the proxy ejected it, again after each return, for longer
-each time.
+"""Outlier-detection SLOs: while a backend fails, the error ratio is back under X within T and stays
+under X until the backend is healed; the proxy ejected it, again after each return, for longer each
+time.
+
+Whose error ratio (`error_ratio_of`): the clients' (the Locust windows), or the attempts the SLO's
+pools answered at the proxy, retried ones included (`attempts`: the data plane's `pool_traffic`
+counts, one window per period). A route that retries 5xx on another host hides a failing host from
+the clients with or without outlier detection; its attempts still fail until it is ejected, and
+they are what outlier detection counts. The client error ratio is then the client SLO's to judge.
 
 The backend fails from the first action of the outlier experiment whose name matches
 `failing_activity` (the experiment's first action, else its start, when none matches) until the
 first later action matching `healing_activity` (the experiment's end when none does).
 
-- **Error ratio**: the `Aggregated` windows from the failure to the healing. Recovery is the end of
-  the first window at or under X that began at or after the failure (a window that straddles it is
-  mostly healthy traffic) and finished before the healing; it must come within T, and every
-  later window up to the healing must stay at or under X. A window that overlaps a re-admission burst may go over X
-  by `readmission_errors` failures per burst: a backend that still fails gets consecutive5xxErrors
-  requests before outlier detection ejects it again (Envoy counts them all; so does the client).
-  The burst lasts from the backend's return to its next ejection (the healing when none came):
+- **Error ratio**: the windows (`Aggregated`, or the pools' attempts) from the failure to the
+  healing. Recovery is the end of the first window at or under X that began at or after the failure
+  (a window that straddles it is mostly healthy traffic) and finished before the healing; it must
+  come within T, and every later window up to the healing must stay at or under X. A window that
+  overlaps a re-admission burst may go over X by `readmission_errors` failures per burst: a backend
+  that still fails gets consecutive5xxErrors requests before outlier detection ejects it again
+  (Envoy counts them all; so do the attempt windows, and so does the client when the route does not
+  retry them). The burst lasts from the backend's return to its next ejection (the healing when none came):
   at a few requests a second to that backend it spans more than one window.
   Without outlier detection the failing backend keeps its share until it is healed, so this half
   fails on its own.
@@ -35,22 +42,50 @@ from itertools import pairwise
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, find_scenario
 from aideon_resilience.core.evaluate.slo import OutlierSlo
 from aideon_resilience.core.evaluate.verdict import Figure, SloResult, Status, grade_max
-from aideon_resilience.core.evidence.loadstats import WindowStat
+from aideon_resilience.core.evidence.loadstats import AGGREGATED, WindowStat
 from aideon_resilience.core.evidence.timeline import ChaosActivity, EjectionEvent, PoolTrafficSample, matches
 
 # a return this long before a window starts still counts for it (its burst straddles the boundary)
 _BURST_SPILL_S = 1.0
 
 
+def _attempt_windows(slo: OutlierSlo, samples: list[PoolTrafficSample]) -> list[WindowStat]:
+    """The attempts the SLO's pools answered, one window per `pool_traffic` period (the pools of
+    one flush share its time): requests are attempts, failures their 5xx."""
+    sums: dict[float, list[float]] = {}
+    for sample in samples:
+        if _pool_matches(sample.service, slo.services) and sample.attempts:
+            c = sums.setdefault(sample.t, [sample.period_s, 0, 0])
+            c[1] += sample.attempts
+            c[2] += sample.attempt_errors
+    return [WindowStat(start=t - period, end=t, endpoint=AGGREGATED, users=0, requests=int(n), failures=int(f),
+                       rps=n / period if period > 0 else 0.0, error_ratio=min(1.0, f / n))
+            for t, (period, n, f) in sorted(sums.items())]
+
+
+def _ratio_windows(slo: OutlierSlo, data: RunData) -> tuple[list[WindowStat] | None, str, str]:
+    """The windows the error ratio is judged on, what they count, and why there are none."""
+    if slo.error_ratio_of == "attempts":
+        samples = data.timeline.pool_traffic if data.timeline is not None else []
+        found = _attempt_windows(slo, samples)
+        return (found or None, "attempts", "no attempt counts of the proxy's pools (pool_traffic) for "
+                + ", ".join(slo.services))
+    return (data.aggregated() if data.windows is not None else None, "requests", "no Locust windows file")
+
+
 def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, heal_at: float,
                        bursts: list[tuple[float, float]], what: str) -> Check:
     """The first window under X before the healing, within T of the failure, and every window after
     it up to the healing under X too (re-admission bursts allowed)."""
-    if data.windows is None:
-        return Check(Status.INCONCLUSIVE, "no Locust windows file")
-    windows = [w for w in data.aggregated() if w.end > fail_at and w.start < heal_at and w.requests > 0]
+    found, unit, missing = _ratio_windows(slo, data)
+    if found is None:
+        return Check(Status.INCONCLUSIVE, missing)
+    windows = [w for w in found if w.end > fail_at and w.start < heal_at and w.requests > 0]
+    source = "attempt window of the proxy" if unit == "attempts" else "Locust window"
+    label = "attempt error ratio" if unit == "attempts" else "error ratio"
+    noun = " attempts" if unit == "attempts" else ""
     if not windows:
-        return Check(Status.INCONCLUSIVE, f"no Locust window while the backend failed ({what})")
+        return Check(Status.INCONCLUSIVE, f"no {source} while the backend failed ({what})")
 
     def allowed(w: WindowStat) -> float:
         n = sum(1 for back, out in bursts if back < w.end and out >= w.start - _BURST_SPILL_S)
@@ -61,21 +96,21 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
     first = next((i for i, (w, u) in enumerate(zip(windows, under, strict=True))
                   if u and w.start >= fail_at and w.end <= heal_at), None)
     peak = max(w.error_ratio for w in windows)
-    items = [f"backend failing from {what} to {data.rel(heal_at)}; peak window error ratio {peak:.4f}; "
+    items = [f"backend failing from {what} to {data.rel(heal_at)}; peak window {label} {peak:.4f}; "
              f"{len(bursts)} return(s) of an ejected backend meanwhile"]
-    items += [f"window at {data.rel(w.start)}: {w.failures}/{w.requests} failed, over {slo.max_error_ratio} "
+    items += [f"window at {data.rel(w.start)}: {w.failures}/{w.requests}{noun} failed, over {slo.max_error_ratio} "
               f"only by a re-admission burst (at most {allowed(w):.0f})"
               for w, u in zip(windows, under, strict=True) if u and w.error_ratio > slo.max_error_ratio]
     if first is None:
         over = [w for w, u in zip(windows, under, strict=True) if not u]
         if not over:  # every window under X, but none ended before the healing: nothing to judge
-            return Check(Status.INCONCLUSIVE, f"no Locust window ended while the backend failed ({what}, "
+            return Check(Status.INCONCLUSIVE, f"no {source} ended while the backend failed ({what}, "
                          f"healed at {data.rel(heal_at)})", items=items)
         last = over[-1]
         return Check(
             Status.FAIL,
-            f"error ratio above {slo.max_error_ratio} until the backend was healed at {data.rel(heal_at)} "
-            f"(window at {data.rel(last.start)}: {last.failures}/{last.requests} failed)",
+            f"{label} above {slo.max_error_ratio} until the backend was healed at {data.rel(heal_at)} "
+            f"(window at {data.rel(last.start)}: {last.failures}/{last.requests}{noun} failed)",
             items=items,
         )
     recovered = windows[first].end
@@ -83,8 +118,8 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
     if again is not None:
         return Check(
             Status.FAIL,
-            f"error ratio back under {slo.max_error_ratio} at {data.rel(recovered)}, above it again before the "
-            f"backend was healed (window at {data.rel(again.start)}: {again.failures}/{again.requests} failed)",
+            f"{label} back under {slo.max_error_ratio} at {data.rel(recovered)}, above it again before the "
+            f"backend was healed (window at {data.rel(again.start)}: {again.failures}/{again.requests}{noun} failed)",
             items=items,
         )
     took = max(0.0, recovered - fail_at)
@@ -92,7 +127,7 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
             else f"back under {slo.max_error_ratio} {took:.0f} s after the backend failed")
     return Check(
         grade_max(took, slo.within_s, warn_ratio),
-        f"error ratio {when} and under it until it was healed (limit {slo.within_s:.0f} s)",
+        f"{label} {when} and under it until it was healed (limit {slo.within_s:.0f} s)",
         figures={"outlier_recovery_s": Figure(value=took, limit=slo.within_s, unit="s")},
         items=items,
     )
@@ -169,20 +204,26 @@ def _pool_errors(slo: OutlierSlo, samples: list[PoolTrafficSample], fail_at: flo
     sums: dict[str, list[int]] = {}
     for sample in samples:
         if fail_at < sample.t <= heal_at + sample.period_s and _pool_matches(sample.service, slo.services):
-            counts = sums.setdefault(sample.service, [0, 0, 0])
+            counts = sums.setdefault(sample.service, [0, 0, 0, 0, 0])
             counts[0] += sample.responses
             counts[1] += sample.errors
             counts[2] += sample.no_host
-    failing = sorted(((pool, c[0], c[1], c[2]) for pool, c in sums.items() if c[1]), key=lambda x: (-x[2], x[0]))
+            counts[3] += sample.attempts
+            counts[4] += sample.attempt_errors
+    failing = sorted(((pool, c[0], c[1], c[2], c[3], c[4]) for pool, c in sums.items() if c[1] or c[4]),
+                     key=lambda x: (-x[2], -x[5], x[0]))
 
     def no_host(n: int) -> str:
         return f", {n} with no healthy host (503 no healthy upstream)" if n else ""
 
-    items = [f"proxy, pool {pool}: {errors}/{responses} responses 5xx{no_host(nh)}"
-             for pool, responses, errors, nh in failing]
-    if not failing:
+    def hosts(attempts: int, errors: int) -> str:
+        return f"; its hosts answered {errors}/{attempts} attempts 5xx" if attempts else ""
+
+    items = [f"proxy, pool {pool}: {errors}/{responses} responses 5xx{no_host(nh)}{hosts(att, att_err)}"
+             for pool, responses, errors, nh, att, att_err in failing]
+    if not failing or not failing[0][2]:
         return items, ""
-    pool, responses, errors, nh = failing[0]
+    pool, responses, errors, nh, _, _ = failing[0]
     return items, f"; at the proxy: {pool} {errors}/{responses} 5xx" + (f", {nh} with no healthy host" if nh else "")
 
 

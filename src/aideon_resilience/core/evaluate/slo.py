@@ -143,6 +143,10 @@ class OutlierSlo(_SloBase):
     require_ejection: bool = True
     min_ejections: int = Field(default=1, ge=1)
     services: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    # whose error ratio: the clients' (Locust windows), or the attempts the services' hosts answered
+    # at the proxy, retried ones included (the data plane's pool_traffic): what outlier detection
+    # counts, and what a route's retries do not hide
+    error_ratio_of: Literal["clients", "attempts"] = "clients"
 
 
 class RecoverySlo(_SloBase):

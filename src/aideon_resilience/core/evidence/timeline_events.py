@@ -132,8 +132,10 @@ class EjectionEvent(_Event):
 class PoolTrafficSample(_Event):
     """What the local proxy answered for one pool (a service, or one subset of it: `api-gateway.v2`)
     over the `period_s` before `t`: every response, the 5xx among them (`errors`), and the 503s it
-    gave with no host to send to (`no_host`, Envoy's "no healthy upstream"); with the pool's hosts,
-    how many of them were ejected and whether it was in panic at `t`."""
+    gave with no host to send to (`no_host`, Envoy's "no healthy upstream"); the attempts the pool's
+    hosts answered, retried ones included, and the 5xx among them (`attempts`, `attempt_errors`:
+    what outlier detection counts); with the pool's hosts, how many of them were ejected and
+    whether it was in panic at `t`."""
 
     kind: Literal["pool_traffic"] = "pool_traffic"
     service: str
@@ -141,6 +143,8 @@ class PoolTrafficSample(_Event):
     responses: int
     errors: int
     no_host: int = 0
+    attempts: int = 0
+    attempt_errors: int = 0
     hosts: int = 0
     ejected: int = 0
     panic: bool = False
