@@ -263,11 +263,30 @@ def test_the_attempts_error_ratio_passes_once_the_host_is_ejected_and_needs_atte
     # the ejection at 318: the window 315-320 has the failing attempts, every later one is clean, so
     # the recovery is the end of the first clean window
     events += [_attempts(320 + 5 * i, "api-gateway", 150, 12 if i == 0 else 0) for i in range(7)]
-    r = result("outlier-growing", run_data(healthy_windows(), events), ATTEMPTS)
+    r = result("outlier-growing", run_data(_with_errors(315, 350, 0), events), ATTEMPTS)  # retried: clean clients
     assert r.status is Status.PASS, r.message
     assert "attempt error ratio back under 0.01 10 s after the backend failed" in r.message
     assert r.evidence.figures["outlier_recovery_s"].value == 10
     # no attempt counts (a data plane that did not record them): nothing to judge
-    r = result("outlier-growing", run_data(healthy_windows(), healthy_events()), ATTEMPTS)
+    r = result("outlier-growing", run_data(_with_errors(315, 350, 0), healthy_events()), ATTEMPTS)
     assert r.status is Status.INCONCLUSIVE
     assert "no attempt counts of the proxy's pools (pool_traffic) for api-gateway*" in r.message
+
+
+def test_with_the_attempts_judged_the_clients_error_ratio_over_the_failure_is_judged_apart() -> None:
+    """Retries kept the clients clean: a pass that says so. A pod whose retries find no other host
+    (a one-pod subset that may not be ejected) leaves its clients 6 % failed: a failure of its own."""
+    events = healthy_events()
+    events += [_attempts(320 + 5 * i, "api-gateway", 150, 12 if i == 0 else 0) for i in range(7)]
+    r = result("outlier-growing", run_data(_with_errors(315, 350, 0), events), ATTEMPTS)
+    assert "[pass] clients' error ratio while the backend failed 0.0000 (0/7000), under 0.01: outlier detection " \
+           "and the route's retries kept it under the limit" in r.evidence.items, r.evidence.items
+    assert r.evidence.figures["outlier_client_error_ratio"].value == 0
+    r = result("outlier-growing", run_data(_with_errors(315, 350, 60), events), ATTEMPTS)
+    assert r.status is Status.FAIL
+    assert r.message.startswith("clients' error ratio while the backend failed 0.0600 (420/7000), above 0.01: "
+                                "outlier detection and the route's retries did not keep it under the limit"), r.message
+    # judged on the clients alone, the SLO has no such check: its error ratio is the clients' already
+    r = result("outlier-growing", run_data(healthy_windows(), events), GROWING.replace("min_ejections: 2",
+                                                                                      "min_ejections: 1"))
+    assert not any("clients' error ratio" in i for i in r.evidence.items)

@@ -6,7 +6,9 @@ Whose error ratio (`error_ratio_of`): the clients' (the Locust windows), or the 
 pools answered at the proxy, retried ones included (`attempts`: the data plane's `pool_traffic`
 counts, one window per period). A route that retries 5xx on another host hides a failing host from
 the clients with or without outlier detection; its attempts still fail until it is ejected, and
-they are what outlier detection counts. The client error ratio is then the client SLO's to judge.
+they are what outlier detection counts. The clients are then judged apart: their error ratio over
+the windows of the failure, as a whole, under X (whether outlier detection and the route's retries
+kept it there).
 
 The backend fails from the first action of the outlier experiment whose name matches
 `failing_activity` (the experiment's first action, else its start, when none matches) until the
@@ -133,6 +135,26 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
     )
 
 
+def _client_check(slo: OutlierSlo, data: RunData, fail_at: float, heal_at: float) -> Check:
+    """With the attempts judged, the clients apart: whether outlier detection and the route's
+    retries kept the clients' error ratio under X over the windows of the failure, as a whole."""
+    if data.windows is None:
+        return Check(Status.INCONCLUSIVE, "no Locust windows file: the clients' error ratio while the backend "
+                     "failed is not known")
+    windows = [w for w in data.aggregated() if w.end > fail_at and w.start < heal_at]
+    requests, failures = sum(w.requests for w in windows), sum(w.failures for w in windows)
+    if not requests:
+        return Check(Status.INCONCLUSIVE, "no client request while the backend failed")
+    ratio = failures / requests
+    figures = {"outlier_client_error_ratio": Figure(value=ratio, limit=slo.max_error_ratio, unit="ratio")}
+    said = f"clients' error ratio while the backend failed {ratio:.4f} ({failures}/{requests})"
+    if ratio > slo.max_error_ratio:
+        return Check(Status.FAIL, f"{said}, above {slo.max_error_ratio}: outlier detection and the route's "
+                     "retries did not keep it under the limit", figures=figures)
+    return Check(Status.PASS, f"{said}, under {slo.max_error_ratio}: outlier detection and the route's retries "
+                 "kept it under the limit", figures=figures)
+
+
 def _length(down: EjectionEvent, later: list[EjectionEvent]) -> float | None:
     """How long an ejection lasted: to the backend's next return, else the time the detector set."""
     back = next((e for e in later if e.backend == down.backend and e.t >= down.t and e.state != "refused"), None)
@@ -250,6 +272,8 @@ def evaluate_outlier(slo: OutlierSlo, data: RunData, warn_ratio: float) -> SloRe
     if ratio.status is Status.FAIL:
         ratio.message += worst_pool
     checks = [ratio]
+    if slo.error_ratio_of == "attempts":
+        checks.append(_client_check(slo, data, fail_at, heal_at))
     if slo.require_ejection:
         checks.append(_ejection_check(slo, data, fail_at, heal_at, exp.end + slo.within_s))
     return done(checks)
