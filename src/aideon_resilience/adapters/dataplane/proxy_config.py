@@ -182,8 +182,8 @@ class BackendRetries:
     source: str = ""
 
 
-# Istio's default retry policy (`route_retries.RetryPolicy()`) over HTTP/1.1: what a backend whose
-# route sets no retries gets from the `defaults` section
+# Istio's default retry policy (`route_retries.RetryPolicy()`) over HTTP/1.1: a pool given no
+# route's policy (the data plane always gives one: its route's, or this same default)
 DEFAULT_RETRIES = BackendRetries(2, ("conn-failure", "503"), None, "Istio's default retry policy")
 
 
@@ -301,7 +301,7 @@ def _frontend_lines(svc: ServiceProxy) -> list[str]:
 def _retry_lines(r: BackendRetries) -> list[str]:
     """The route's retries (`route_retries`): count, conditions and per-try timeout."""
     return [
-        f"    # retries from {r.source}" if r.source else "    # retries",
+        f"    # retries: {r.source}" if r.source else "    # retries",
         f"    retries {r.count}",
         f"    retry-on {' '.join(r.retry_on) if r.retry_on else 'none'}",
         *([f"    timeout server {_ms(r.timeout_server_s)}"] if r.timeout_server_s else []),

@@ -3,11 +3,12 @@
 HAProxy logs a request once, with its last attempt; Envoy's outlier detection counts every attempt
 a host answers, retried ones included. So each stand-in reports its own answers to the data plane's
 outlier thread (`dataplane.request_log`): `aideon-attempt <backend> <host>:<port> <status>`, sent
-to 127.0.0.1:`AIDEON_ATTEMPT_LOG_PORT` once the response is written. Only requests the proxy
+to 127.0.0.1:`AIDEON_ATTEMPT_LOG_PORT` as the response is written. Only requests the proxy
 forwarded are reported: HAProxy sets `POOL_HEADER` to the backend (pool) that chose this stand-in,
 so health checks, Prometheus scrapes and direct calls are not attempts. A response to a connection
 the proxy already gave up on (its server timeout) is not reported either: the proxy answered that
-attempt itself and logs it. Sending never blocks or fails the request; a lost datagram is lost.
+attempt itself (docs/dataplane.md says when such an attempt is counted). Sending never blocks or
+fails the request; a lost datagram is lost.
 """
 
 from __future__ import annotations
