@@ -39,6 +39,7 @@ failing error ratio names the pool with the most.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 from aideon_resilience.core.evaluate._common import Check, RunData, combine, find_scenario
@@ -65,29 +66,45 @@ def _attempt_windows(slo: OutlierSlo, samples: list[PoolTrafficSample]) -> list[
             for t, (period, n, f) in sorted(sums.items())]
 
 
-def _ratio_windows(slo: OutlierSlo, data: RunData) -> tuple[list[WindowStat] | None, str, str]:
+@dataclass(frozen=True)
+class _Counted:
+    """How the error-ratio half names what its windows count."""
+
+    label: str  # the ratio
+    noun: str  # after "failures/total"
+    window: str  # one window
+
+
+_CLIENTS = _Counted("error ratio", "", "Locust window")
+_ATTEMPTS = _Counted("attempt error ratio", " attempts", "attempt window of the proxy")
+
+
+def _during(windows: list[WindowStat], fail_at: float, heal_at: float) -> list[WindowStat]:
+    """The windows that overlap the failure."""
+    return [w for w in windows if w.end > fail_at and w.start < heal_at]
+
+
+def _ratio_windows(slo: OutlierSlo, data: RunData) -> tuple[list[WindowStat] | None, _Counted, str]:
     """The windows the error ratio is judged on, what they count, and why there are none."""
     if slo.error_ratio_of == "attempts":
         samples = data.timeline.pool_traffic if data.timeline is not None else []
         found = _attempt_windows(slo, samples)
-        return (found or None, "attempts", "no attempt counts of the proxy's pools (pool_traffic) for "
+        return (found or None, _ATTEMPTS, "no attempt counts of the proxy's pools (pool_traffic) for "
                 + ", ".join(slo.services))
-    return (data.aggregated() if data.windows is not None else None, "requests", "no Locust windows file")
+    return (data.aggregated() if data.windows is not None else None, _CLIENTS, "no Locust windows file")
 
 
 def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_at: float, heal_at: float,
                        bursts: list[tuple[float, float]], what: str) -> Check:
     """The first window under X before the healing, within T of the failure, and every window after
     it up to the healing under X too (re-admission bursts allowed)."""
-    found, unit, missing = _ratio_windows(slo, data)
+    found, counted, missing = _ratio_windows(slo, data)
     if found is None:
         return Check(Status.INCONCLUSIVE, missing)
-    windows = [w for w in found if w.end > fail_at and w.start < heal_at and w.requests > 0]
-    source = "attempt window of the proxy" if unit == "attempts" else "Locust window"
-    label = "attempt error ratio" if unit == "attempts" else "error ratio"
-    noun = " attempts" if unit == "attempts" else ""
+    windows = [w for w in _during(found, fail_at, heal_at) if w.requests > 0]
+    label, noun = counted.label, counted.noun
     if not windows:
-        return Check(Status.INCONCLUSIVE, f"no {source} while the backend failed ({what})")
+        return Check(Status.INCONCLUSIVE, f"no {counted.window} while the backend failed ({what})")
 
     def allowed(w: WindowStat) -> float:
         n = sum(1 for back, out in bursts if back < w.end and out >= w.start - _BURST_SPILL_S)
@@ -106,7 +123,7 @@ def _error_ratio_check(slo: OutlierSlo, data: RunData, warn_ratio: float, fail_a
     if first is None:
         over = [w for w, u in zip(windows, under, strict=True) if not u]
         if not over:  # every window under X, but none ended before the healing: nothing to judge
-            return Check(Status.INCONCLUSIVE, f"no {source} ended while the backend failed ({what}, "
+            return Check(Status.INCONCLUSIVE, f"no {counted.window} ended while the backend failed ({what}, "
                          f"healed at {data.rel(heal_at)})", items=items)
         last = over[-1]
         return Check(
@@ -141,7 +158,7 @@ def _client_check(slo: OutlierSlo, data: RunData, fail_at: float, heal_at: float
     if data.windows is None:
         return Check(Status.INCONCLUSIVE, "no Locust windows file: the clients' error ratio while the backend "
                      "failed is not known")
-    windows = [w for w in data.aggregated() if w.end > fail_at and w.start < heal_at]
+    windows = _during(data.aggregated(), fail_at, heal_at)
     requests, failures = sum(w.requests for w in windows), sum(w.failures for w in windows)
     if not requests:
         return Check(Status.INCONCLUSIVE, "no client request while the backend failed")
